@@ -1,0 +1,31 @@
+# Set-up and checks. `make test` works on a fresh clone: it creates .venv, installs the
+# pinned lock file and this package, then runs the test suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export XDG_CACHE_HOME ?= $(CURDIR)/.cache
+export HF_HUB_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install test test-fast clean-venv
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch and torchvision are pinned together in the lock; --no-deps on the package
+	# itself so that nothing can swap them for another build.
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,5 @@
+import sys
+
+from tcclip.cli import main
+
+sys.exit(main())

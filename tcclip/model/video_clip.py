@@ -1,0 +1,114 @@
+"""The full model: TC vision encoder + prompted text encoder over one open_clip CLIP -> logits.
+
+Parameter names: ``clip.*`` are CLIP's own (they have a CLIP counterpart, which
+weight-space ensembling uses); everything else (``vision.attn_bias``, ``text.ctx``,
+``text.vp.*``, ...) is what the variant adds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tcclip.config import from_dict, load_yaml, merge
+from tcclip.errors import ConfigError
+from tcclip.model.backbone import BackboneConfig, build_clip
+from tcclip.model.prompts import PROMPTS, TextConfig
+from tcclip.model.temporal import TemporalVisionEncoder, VisionConfig, VisionOutput
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+
+
+@dataclass
+class ModelConfig:
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+
+    def validate(self) -> None:
+        if self.text.prompt in ("vp_context", "late_fusion") and not (
+            self.vision.temporal == "tc" and self.vision.num_context > 0
+        ):
+            raise ConfigError(
+                f"model.text.prompt={self.text.prompt!r} uses context tokens: it needs model.vision.temporal=tc "
+                f"and num_context > 0 (got temporal={self.vision.temporal!r}, num_context={self.vision.num_context})"
+            )
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def model_preset(name: str) -> dict:
+    """The model section of a named preset (tc_clip, vifi_clip, vanilla_clip)."""
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown model preset {name!r}; valid: {', '.join(preset_names())}")
+    return load_yaml(path)
+
+
+def model_config(preset: str = "tc_clip", overrides: dict | None = None) -> ModelConfig:
+    return from_dict(ModelConfig, merge(model_preset(preset), overrides or {}), "model")
+
+
+class VideoCLIP(nn.Module):
+    def __init__(self, clip: nn.Module, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.clip = clip
+        self.vision = TemporalVisionEncoder(clip.visual, cfg.vision)
+        self.text = PROMPTS.get(cfg.text.prompt)(clip, cfg.text)
+        self.class_names: list[str] = []
+        self.register_buffer("class_tokens", torch.zeros(0, cfg.text.context_length, dtype=torch.long), persistent=False)
+        self._text_cache: torch.Tensor | None = None
+
+    @classmethod
+    def build(cls, cfg: ModelConfig) -> "VideoCLIP":
+        return cls(build_clip(cfg.backbone), cfg)
+
+    def set_class_names(self, names: list[str]) -> None:
+        """Classes to score (swappable: zero-shot evaluation sets the target dataset's)."""
+        if not names:
+            raise ConfigError("class names: the list is empty")
+        self.class_names = list(names)
+        self.class_tokens = self.text.tokenize(self.class_names).to(self.class_tokens.device)
+        self._text_cache = None
+
+    def train(self, mode: bool = True):
+        self._text_cache = None
+        return super().train(mode)
+
+    def encode_video(self, video: torch.Tensor, trace: bool = False) -> VisionOutput:
+        return self.vision(self.clip.visual, video, trace=trace)
+
+    def encode_text(self, vision: VisionOutput | None = None) -> torch.Tensor:
+        """Class embeddings (K, E), or (B, K, E) when the prompt is video-conditioned."""
+        if self.class_tokens.shape[0] == 0:
+            raise ConfigError("no class names set: call set_class_names() first")
+        if self.text.conditioned:
+            return self.text(self.clip, self.class_tokens, vision)
+        # Video-independent: in eval without grad, encode once per class list.
+        if self.training or torch.is_grad_enabled():
+            return self.text(self.clip, self.class_tokens)
+        if self._text_cache is None:
+            self._text_cache = self.text(self.clip, self.class_tokens)
+        return self._text_cache
+
+    def forward(self, video: torch.Tensor, trace: bool = False) -> torch.Tensor:
+        """Logits (B, K): logit_scale * cos(video, class text)."""
+        vision = self.encode_video(video, trace=trace)
+        text = F.normalize(self.encode_text(vision), dim=-1)
+        video_features = F.normalize(vision.video, dim=-1)
+        scale = self.clip.logit_scale.exp()
+        if text.ndim == 2:
+            return scale * video_features @ text.t()
+        return scale * torch.einsum("be,bke->bk", video_features, text)
+
+    def clip_parameter_names(self) -> set[str]:
+        """Names (in this model's state dict) of the parameters that come from CLIP."""
+        return {f"clip.{name}" for name, _ in self.clip.named_parameters()}

@@ -1,0 +1,284 @@
+"""The TC-CLIP model: equivalences that would break if the method were wrong."""
+
+from __future__ import annotations
+
+import copy
+
+import open_clip
+import pytest
+import torch
+from open_clip.model import CLIP
+
+from reference_tc import reference_tc_encoder, reference_vp_text
+from tcclip.config import config_hash, from_dict
+from tcclip.errors import ConfigError, TcclipError
+from tcclip.model.backbone import BackboneConfig, build_clip, read_state_dict
+from tcclip.model.prompts import PROMPTS, readable_class_name
+from tcclip.model.seeds import SEED_SELECTORS
+from tcclip.model.summarize import SUMMARIZERS
+from tcclip.model.temporal import TEMPORAL
+from tcclip.model.video_clip import ModelConfig, VideoCLIP, model_config, preset_names
+
+# 32 px, patch 8 -> 16 patches; widths 64; embed width == text width (VP needs it).
+MICRO = dict(
+    embed_dim=64,
+    quick_gelu=True,
+    vision_cfg=dict(image_size=32, layers=2, width=64, head_width=32, patch_size=8),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=2),
+)
+CLASSES = ["brush hair", "ApplyEyeMakeup", "ride a bike"]
+
+
+def micro_clip(dtype=torch.float32) -> CLIP:
+    torch.manual_seed(0)
+    return CLIP(**MICRO).to(dtype)
+
+
+def micro_model(dtype=torch.float32, **overrides) -> VideoCLIP:
+    sections: dict = {"backbone": {"weights": None}}
+    for dotted, value in overrides.items():
+        section, key = dotted.split("__")
+        sections.setdefault(section, {})[key] = value
+    cfg = model_config("tc_clip", sections)
+    model = VideoCLIP(micro_clip(dtype), cfg).to(dtype)
+    model.set_class_names(CLASSES)
+    return model
+
+
+def video(b=2, t=4, size=32, dtype=torch.float32):
+    return torch.randn(b, t, 3, size, size, generator=torch.Generator().manual_seed(1), dtype=dtype)
+
+
+# ------------------------------------------------------------------ vision encoder
+def test_no_context_no_bias_equals_open_clip_framewise():
+    clip = micro_clip()
+    clips = video()
+    for temporal, k in [("tc", 0), ("frame", 0)]:
+        cfg = model_config("tc_clip", {"vision": {"temporal": temporal, "num_context": k, "local_global_bias": False},
+                                       "text": {"prompt": "learnable"}})
+        model = VideoCLIP(clip, cfg)
+        ours = model.encode_video(clips).video
+        with torch.no_grad():
+            theirs = clip.encode_image(clips.flatten(0, 1)).view(2, 4, -1).mean(1)
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_tc_encoder_matches_loop_reference_in_float64():
+    """The batched encoder equals an independent per-frame / per-head / per-merge loop."""
+    model = micro_model(torch.float64, vision__num_context=5, vision__seed_ratio=0.5, vision__merge_step=3)
+    with torch.no_grad():
+        model.vision.attn_bias.normal_(0, 0.5)  # exercise the local/global bias too
+    clips = video(t=3, dtype=torch.float64)
+    with torch.no_grad():
+        out = model.encode_video(clips)
+        ref_video, ref_context = reference_tc_encoder(model.clip.visual, clips, k=5, alpha=0.5, r=3, bias=model.vision.attn_bias)
+    torch.testing.assert_close(out.video, ref_video, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(out.context, ref_context, rtol=1e-10, atol=1e-10)
+
+
+def test_context_tokens_change_features_and_only_bias_difference_matters():
+    model = micro_model(vision__num_context=4)
+    clips = video()
+    with torch.no_grad():
+        tc = model.encode_video(clips).video
+        framewise = model.clip.encode_image(clips.flatten(0, 1)).view(2, 4, -1).mean(1)
+        assert not torch.allclose(tc, framewise, atol=1e-4)
+        model.vision.attn_bias.normal_()
+        before = model.encode_video(clips).video
+        model.vision.attn_bias.add_(3.0)  # same shift for local and global keys: softmax unchanged
+        after = model.encode_video(clips).video
+    torch.testing.assert_close(before, after, rtol=1e-5, atol=1e-5)
+
+
+def test_context_is_per_video_and_frames_interact():
+    """A change in one frame reaches the other frames' features only through temporal keys."""
+    clips = video(b=1, t=3)
+    changed = clips.clone()
+    changed[0, 2] += 1.0
+    for temporal, expect_change in [("frame", False), ("tc", True), ("cross_frame", True), ("window", True), ("joint", True)]:
+        model = micro_model(vision__temporal=temporal, vision__num_context=4 if temporal == "tc" else 0,
+                            text__prompt="learnable")
+        with torch.no_grad():
+            a = model.encode_video(clips).frames[0, 0]
+            b = model.encode_video(changed).frames[0, 0]
+        assert (not torch.allclose(a, b, atol=1e-6)) == expect_change, temporal
+
+
+def test_window_sees_only_neighbours():
+    model = micro_model(vision__temporal="window", vision__num_context=0, text__prompt="learnable")
+    clips = video(b=1, t=4)
+    far = clips.clone()
+    far[0, 3] += 1.0  # frame 3 is two away from frame 1: invisible in one layer, but two layers relay it
+    model_one_layer = copy.deepcopy(model)
+    del model_one_layer.clip.visual.transformer.resblocks[1]
+    with torch.no_grad():
+        a = model_one_layer.encode_video(clips).frames[0, 1]
+        b = model_one_layer.encode_video(far).frames[0, 1]
+    torch.testing.assert_close(a, b)
+
+
+def test_trace_names_patches_of_each_context_token():
+    model = micro_model(vision__num_context=3, vision__seed_ratio=0.25)
+    out = model.encode_video(video(b=1, t=2), trace=True)
+    assert len(out.trace) == 2
+    for record in out.trace:
+        assert record["patch_index"].shape == (1, 2, 4)
+        assert int(record["patch_index"].max()) < 16
+        assert sorted(record["assignment"].unique().tolist()) == [0, 1, 2]
+
+
+# ------------------------------------------------------------------ text side
+def test_vp_batched_equals_per_video_loop_and_changes_only_prompt_positions():
+    model = micro_model(torch.float64, vision__num_context=4)
+    clips = video(dtype=torch.float64)
+    with torch.no_grad():
+        vision = model.encode_video(clips)
+        ours = model.encode_text(vision)
+        ref = reference_vp_text(model.clip, model.text, model.class_tokens, vision.context)
+    assert ours.shape == (2, len(CLASSES), 64)
+    torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-10)
+
+    # The input of the block after VP differs from the no-VP input at positions 1..n_ctx only.
+    seen = []
+    last = model.clip.transformer.resblocks[-1]
+    handle = last.register_forward_pre_hook(lambda mod, args, kwargs: seen.append(args[0]), with_kwargs=True)
+    with torch.no_grad():
+        model.encode_text(vision)
+        learnable = PROMPTS.get("learnable")(model.clip, model.cfg.text).to(torch.float64)
+        learnable.ctx.data.copy_(model.text.ctx.data)
+        learnable(model.clip, model.class_tokens)
+    handle.remove()
+    with_vp = seen[0].view(2, len(CLASSES), 30, 64)
+    without = seen[1]
+    differs = (with_vp - without[None]).abs().amax(dim=(0, 1, 3)) > 1e-12
+    assert differs[1:5].all() and not differs[0] and not differs[5:].any()
+
+
+def test_vp_gradient_stops_at_visual_tokens():
+    model = micro_model(vision__num_context=4)
+    vision = model.encode_video(video())
+    model.encode_text(vision).sum().backward()
+    assert model.text.vp.attn.in_proj_weight.grad is not None
+    assert model.vision.attn_bias.grad is None  # text loss alone does not reach the vision side
+    assert model.clip.visual.conv1.weight.grad is None
+
+
+def test_prompt_tokens_and_class_names():
+    assert readable_class_name("ApplyEyeMakeup") == "Apply Eye Makeup"
+    assert readable_class_name("YoYo") == "Yo Yo"
+    assert readable_class_name("brush_hair") == "brush hair"
+    model = micro_model()
+    text = open_clip.decode(model.class_tokens[1])
+    assert "x x x x apply eye makeup ." in text
+    assert model.class_tokens.shape == (3, 30)
+    model.set_class_names(["a", "b"])  # zero-shot: swap the label set
+    assert model(video()).shape == (2, 2)
+
+
+def test_learnable_prompt_starts_as_a_photo_of_a():
+    clip = micro_clip()
+    model = VideoCLIP(clip, model_config("tc_clip", {"text": {"prompt": "learnable"}}))
+    model.set_class_names(CLASSES)
+    handcrafted = VideoCLIP(clip, model_config("vifi_clip"))
+    handcrafted.set_class_names(CLASSES)
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode_text(), handcrafted.encode_text(), rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------ every variant
+VARIANTS = (
+    [("vision", "seed_selection", n) for n in SEED_SELECTORS.names()]
+    + [("vision", "summarization", n) for n in SUMMARIZERS.names()]
+    + [("vision", "temporal", n) for n in TEMPORAL.names()]
+    + [("text", "prompt", n) for n in PROMPTS.names()]
+)
+
+
+@pytest.mark.parametrize("section,key,name", VARIANTS)
+def test_every_variant_runs_forward_and_backward(section, key, name):
+    overrides = {f"{section}__{key}": name, "vision__num_context": 5}
+    if section == "vision" and key == "temporal" and name != "tc":
+        overrides["text__prompt"] = "vp_frames"
+    model = micro_model(**overrides)
+    logits = model(video(t=3))
+    assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+    logits.logsumexp(-1).sum().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert model.clip.visual.conv1.weight.grad.abs().sum() > 0
+
+
+def test_runs_in_float64():
+    model = micro_model(torch.float64, vision__num_context=4)
+    assert model(video(dtype=torch.float64)).dtype == torch.float64
+
+
+# ------------------------------------------------------------------ configs and weights
+def test_config_rejects_unknown_keys_and_names():
+    with pytest.raises(ConfigError, match="unknown key 'model.vision.num_contxt'.*num_context"):
+        model_config("tc_clip", {"vision": {"num_contxt": 3}})
+    with pytest.raises(ConfigError, match="unknown summarization 'tome'.*bipartite"):
+        model_config("tc_clip", {"vision": {"summarization": "tome"}})
+    with pytest.raises(ConfigError, match="model.vision.num_context: expected an integer"):
+        model_config("tc_clip", {"vision": {"num_context": "many"}})
+    with pytest.raises(ConfigError, match="needs model.vision.temporal=tc"):
+        model_config("vifi_clip", {"text": {"prompt": "vp_context"}})
+
+
+def test_presets_and_paper_defaults():
+    assert set(preset_names()) >= {"tc_clip", "vifi_clip", "vanilla_clip"}
+    cfg = model_config("tc_clip")
+    assert (cfg.vision.num_context, cfg.vision.seed_ratio, cfg.vision.merge_step) == (96, 0.3, 100)
+    assert (cfg.text.n_ctx, cfg.text.context_length, cfg.backbone.arch) == (4, 30, "ViT-B-16-quickgelu")
+    assert config_hash(cfg) == config_hash(model_config("tc_clip"))
+    assert config_hash(cfg) != config_hash(model_config("tc_clip", {"vision": {"num_context": 95}}))
+    assert from_dict(ModelConfig, {}) == ModelConfig()
+
+
+def test_state_dict_file_roundtrip_reproduces_outputs(tmp_path):
+    source = build_clip(BackboneConfig(arch="tiny-clip-p8", fp16_round=True))
+    path = tmp_path / "tiny.pt"
+    torch.save({"state_dict": source.state_dict()}, path)
+    loaded = build_clip(BackboneConfig(arch="tiny-clip-p8", weights=str(path)))
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encode_image(images), source.encode_image(images))
+
+
+def test_torchscript_archive_like_openai_release(tmp_path):
+    """OpenAI ships a traced TorchScript CLIP whose parameters carry CLIP's own names."""
+    source = build_clip(BackboneConfig(arch="tiny-clip-p8"))
+    images = torch.randn(2, 3, 64, 64)
+    traced = torch.jit.trace_module(source, {"encode_image": images})
+    path = tmp_path / "ViT-tiny.pt"
+    torch.jit.save(traced, str(path))
+    assert set(read_state_dict(path)) >= set(source.state_dict())  # plus buffers such as attn_mask
+    loaded = build_clip(BackboneConfig(arch="tiny-clip-p8", weights=str(path)))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encode_image(images), source.encode_image(images))
+
+
+def test_weights_of_another_architecture_are_rejected(tmp_path):
+    path = tmp_path / "micro.pt"
+    torch.save(micro_clip().state_dict(), path)
+    with pytest.raises(TcclipError, match=r"does not fit architecture 'tiny-clip-p8'.*shape mismatch"):
+        build_clip(BackboneConfig(arch="tiny-clip-p8", weights=str(path)))
+    with pytest.raises(TcclipError, match="file not found"):
+        build_clip(BackboneConfig(arch="tiny-clip-p8", weights=str(tmp_path / "nope.pt")))
+    (tmp_path / "junk.pt").write_text("not weights")
+    with pytest.raises(TcclipError, match="neither a TorchScript archive nor a state dict"):
+        build_clip(BackboneConfig(arch="tiny-clip-p8", weights=str(tmp_path / "junk.pt")))
+
+
+@pytest.mark.slow
+def test_vit_b16_geometry_runs_on_cpu():
+    """ViT-B/16 shapes (random weights): 2 frames of 224 px, k=96, the full TC-CLIP."""
+    cfg = model_config("tc_clip", {"backbone": {"fp16_round": False}})
+    model = VideoCLIP.build(cfg).eval()
+    model.set_class_names(["abseiling", "air drumming"])
+    assert model.vision.num_patches == 196 and model.vision.num_seeds == 58
+    with torch.no_grad():
+        out = model.encode_video(torch.randn(1, 2, 3, 224, 224))
+        logits = model(torch.randn(1, 2, 3, 224, 224))
+    assert out.context.shape == (1, 96, 512) and out.video.shape == (1, 512)
+    assert logits.shape == (1, 2) and torch.isfinite(logits).all()
