@@ -1,0 +1,79 @@
+"""Table cells, deltas and rendering against hand-computed values."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from tcclip.errors import ConfigError
+from tcclip.report.aggregate import cells, format_cell, paired_deltas, per_seed, t_quantile_975
+from tcclip.report.render import plot_table, render_markdown
+from tcclip.report.tables import load_table, table_names
+
+
+def records(rows):
+    return pd.DataFrame(rows, columns=["row", "seed", "column", "split", "value"])
+
+
+def test_seed_value_is_mean_over_splits_and_cell_is_mean_std_over_seeds():
+    data = records([
+        ("A", 1, "x", "s1", 50.0), ("A", 1, "x", "s2", 52.0), ("A", 1, "x", "s3", 54.0),
+        ("A", 2, "x", "s1", 60.0), ("A", 2, "x", "s2", 60.0), ("A", 2, "x", "s3", 60.0),
+    ])
+    seeds = per_seed(data)
+    a1 = seeds[(seeds.seed == 1)].iloc[0]
+    assert a1.value == 52.0 and math.isclose(a1.split_std, math.sqrt(8 / 3)) and a1.n_splits == 3
+    cell = cells(seeds).iloc[0]
+    assert cell["mean"] == 56.0 and math.isclose(cell["std"], math.sqrt(32)) and cell["n"] == 2
+    assert format_cell(cell["mean"], cell["std"], cell["n"], expected=3) == "56.0 ± 5.7 (n=2)"
+    assert format_cell(float("nan"), float("nan"), 0, expected=3) == "—"
+
+
+def test_derived_column_is_averaged_per_seed():
+    data = records([("A", s, c, "s1", v) for s, (c, v) in
+                    [(1, ("x", 10.0)), (1, ("y", 20.0)), (2, ("x", 30.0)), (2, ("y", 50.0))]])
+    seeds = per_seed(data, {"all": ["x", "y"]})
+    overall = seeds[seeds.column == "all"].set_index("seed")["value"]
+    assert overall.to_dict() == {1: 15.0, 2: 40.0}
+
+
+def test_paired_deltas_with_t_interval():
+    data = records([("base", s, "x", "s1", v) for s, v in [(1, 50.0), (2, 52.0), (3, 54.0)]]
+                   + [("new", s, "x", "s1", v) for s, v in [(1, 51.0), (2, 54.0), (3, 55.0)]])
+    delta = paired_deltas(per_seed(data), "base").iloc[0]
+    diffs = [1.0, 2.0, 1.0]
+    sd = pd.Series(diffs).std(ddof=1)
+    assert math.isclose(delta.delta, 4 / 3)
+    assert math.isclose(delta.half_width, 4.303 * sd / math.sqrt(3))
+    assert t_quantile_975(2) == 4.303 and t_quantile_975(100) == 1.96
+
+
+def test_every_table_loads_and_renders(tmp_path):
+    assert set(table_names()) >= {"zero_shot", "few_shot", "base2novel", "fully_supervised", "components",
+                                  "seed_selection", "summarization", "prompting", "temporal_modeling"}
+    spec = load_table("zero_shot")
+    rows = []
+    for i, row in enumerate(spec.rows):
+        for seed in spec.seeds:
+            for column in ("hmdb51", "ucf101", "k600_top1", "k600_top5"):
+                for split in ("split1", "split2", "split3"):
+                    rows.append((row.name, seed, column, split, 30.0 + i + seed))
+    data = records(rows)
+    text = render_markdown(spec, data, "embedded")
+    assert "| TC-CLIP | 34.0 ± 1.0 | 53.7 ± 0.7 |" in text
+    assert "Difference from “ViFi-CLIP”" in text and "+1.0 [+1.0, +1.0]" in text
+    assert "3 training seeds" in text and "embedded scale" in text
+    plot_table(spec, data, tmp_path / "zero_shot.png")
+    assert (tmp_path / "zero_shot.png").stat().st_size > 10_000
+
+
+def test_missing_seed_is_shown():
+    spec = load_table("zero_shot")
+    data = records([("TC-CLIP", s, "hmdb51", "split1", 40.0 + s) for s in (1, 2)])
+    assert "41.5 ± 0.7 (n=2)" in render_markdown(spec, data, "embedded")
+
+
+def test_bad_table_is_one_line(tmp_path):
+    (tmp_path / "t.yaml").write_text("title: t\nprotocol: zero_shot\ncolumns: [{name: a}]\nrows: [{name: r}]\n")
+    with pytest.raises(ConfigError, match="t.yaml: table column 'a': give exactly one of 'dataset' or 'mean_of'"):
+        load_table("t", tmp_path)
