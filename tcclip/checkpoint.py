@@ -1,0 +1,73 @@
+"""Checkpoints and other run files, written atomically.
+
+A reader never sees a half-written file: everything is written to a temporary file in
+the same directory, fsynced, then moved over the target with ``os.replace`` (atomic on
+POSIX within one file system). A run killed at any point leaves either the previous
+checkpoint or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from tcclip.errors import TcclipError
+
+LAST = "last.pt"
+BEST = "best.pt"
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    # Persist the rename itself (the directory entry).
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    _atomic_write(Path(path), lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_text(text: str, path: str | Path) -> None:
+    _atomic_write(Path(path), lambda handle: handle.write(text), mode="w")
+
+
+def atomic_write_json(obj: Any, path: str | Path) -> None:
+    atomic_write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise TcclipError(f"checkpoint not found: {path}")
+    try:
+        # Our own files: tensors, numbers, strings and RNG states only.
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+        raise TcclipError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise TcclipError(f"checkpoint {path} is not a tcclip training checkpoint (no 'model' entry)")
+    return state
+
+
+def model_state(checkpoint: dict) -> dict[str, torch.Tensor]:
+    return checkpoint["model"]

@@ -1,0 +1,167 @@
+"""Views, top-k, HM, WiSE-FT, schedule and mixup against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tcclip.errors import ConfigError
+from tcclip.metrics import aggregate_views, harmonic_mean, mean_std, topk_accuracy
+from tcclip.mixup import MixConfig, mix_batch, smooth_one_hot, soft_cross_entropy
+from tcclip.optim import WarmupCosine, is_prompt_parameter, parameter_groups
+from tcclip.wiseft import wise_ft
+
+
+# ------------------------------------------------------------------ multi-view aggregation
+def test_views_sum_softmax_not_logits():
+    # Video 0: view A is very sure of class 0, views B and C mildly prefer class 1.
+    # Summed logits pick class 0 (10 + 0 + 0 > 0 + 2 + 2); summed softmax picks class 1.
+    logits = torch.tensor([[[10.0, 0.0], [0.0, 2.0], [0.0, 2.0]]])
+    scores = aggregate_views(logits)
+    e2 = math.exp(2)
+    p_sure = 1 / (1 + math.exp(-10))
+    expected = [p_sure + 2 / (1 + e2), (1 - p_sure) + 2 * e2 / (1 + e2)]
+    assert scores[0].tolist() == pytest.approx(expected, rel=1e-6)
+    assert scores.argmax(-1).item() == 1
+    assert logits.sum(1).argmax(-1).item() == 0
+
+
+def test_views_single_view_is_softmax():
+    logits = torch.tensor([[[1.0, 2.0, 3.0]]])
+    assert aggregate_views(logits)[0].tolist() == pytest.approx(torch.softmax(logits[0, 0], -1).tolist())
+
+
+def test_views_shape_checked():
+    with pytest.raises(ValueError):
+        aggregate_views(torch.zeros(2, 3))
+
+
+# ------------------------------------------------------------------ top-k
+def test_top1_top5_hand_computed():
+    # 6 classes, 4 videos. Ranks of the true class: 1st, 2nd, 5th, 6th.
+    scores = torch.tensor([
+        [0.9, 0.1, 0.0, 0.0, 0.0, 0.0],   # label 0: rank 1
+        [0.5, 0.4, 0.3, 0.2, 0.1, 0.0],   # label 1: rank 2
+        [0.6, 0.5, 0.4, 0.3, 0.2, 0.1],   # label 4: rank 5
+        [0.6, 0.5, 0.4, 0.3, 0.2, 0.1],   # label 5: rank 6
+    ])
+    labels = torch.tensor([0, 1, 4, 5])
+    acc = topk_accuracy(scores, labels, ks=(1, 5))
+    assert acc[1] == pytest.approx(25.0)
+    assert acc[5] == pytest.approx(75.0)
+
+
+def test_topk_with_fewer_classes_than_k():
+    scores = torch.tensor([[0.1, 0.9, 0.0], [0.2, 0.3, 0.5]])
+    acc = topk_accuracy(scores, torch.tensor([0, 2]), ks=(1, 5))
+    assert acc == {1: 50.0, 5: 100.0}
+
+
+# ------------------------------------------------------------------ HM and mean ± std
+def test_harmonic_mean_hand_computed():
+    assert harmonic_mean(80.0, 40.0) == pytest.approx(2 * 80 * 40 / 120)  # 53.33
+    assert harmonic_mean(50.0, 50.0) == 50.0
+    assert harmonic_mean(0.0, 0.0) == 0.0
+    assert harmonic_mean(100.0, 0.0) == 0.0
+
+
+def test_mean_std_is_population_std():
+    mean, std = mean_std([1.0, 2.0, 3.0])
+    assert mean == 2.0 and std == pytest.approx(math.sqrt(2 / 3))
+
+
+# ------------------------------------------------------------------ WiSE-FT
+def test_wiseft_hand_computed():
+    finetuned = {
+        "clip.visual.proj": torch.tensor([1.0, 2.0]),
+        "clip.logit_scale": torch.tensor(3.0),
+        "vision.attn_bias": torch.tensor([5.0]),     # no CLIP counterpart: kept
+        "text.ctx": torch.tensor([7.0, 7.0]),        # prompt vectors: kept
+        "text.vp.attn.in_proj_weight": torch.tensor([9.0]),  # VP copy of a CLIP block: kept
+    }
+    clip = {"visual.proj": torch.tensor([11.0, 12.0]), "logit_scale": torch.tensor(13.0)}
+    merged, names = wise_ft(finetuned, clip, 0.7)
+    # 0.3 * CLIP + 0.7 * fine-tuned
+    assert merged["clip.visual.proj"].tolist() == pytest.approx([0.3 * 11 + 0.7 * 1, 0.3 * 12 + 0.7 * 2])
+    assert merged["clip.logit_scale"].item() == pytest.approx(0.3 * 13 + 0.7 * 3)
+    assert merged["vision.attn_bias"].tolist() == [5.0]
+    assert merged["text.ctx"].tolist() == [7.0, 7.0]
+    assert merged["text.vp.attn.in_proj_weight"].tolist() == [9.0]
+    assert sorted(names) == ["clip.logit_scale", "clip.visual.proj"]
+
+
+def test_wiseft_endpoints_and_errors():
+    ft = {"clip.w": torch.tensor([1.0])}
+    clip = {"w": torch.tensor([3.0])}
+    assert wise_ft(ft, clip, 1.0)[0]["clip.w"].item() == 1.0
+    assert wise_ft(ft, clip, 0.0)[0]["clip.w"].item() == 3.0
+    with pytest.raises(ConfigError):
+        wise_ft(ft, clip, 1.5)
+    with pytest.raises(ConfigError):
+        wise_ft(ft, {"w": torch.zeros(2)}, 0.7)
+
+
+# ------------------------------------------------------------------ optimiser groups and schedule
+def test_prompt_group_gets_10x_and_bias_base_lr():
+    class Toy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.clip = torch.nn.Linear(2, 2)
+            self.text = torch.nn.Module()
+            self.text.ctx = torch.nn.Parameter(torch.zeros(4, 2))
+            self.vision = torch.nn.Module()
+            self.vision.attn_bias = torch.nn.Parameter(torch.zeros(2, 2, 2))
+
+    groups = parameter_groups(Toy(), lr=1e-3, weight_decay=0.001, prompt_lr_mult=10.0)
+    by_name = {n: g for g in groups for n in g["names"]}
+    assert by_name["text.ctx"]["lr"] == pytest.approx(1e-2)
+    assert by_name["vision.attn_bias"]["lr"] == pytest.approx(1e-3)
+    assert by_name["clip.weight"]["weight_decay"] == 0.001
+    assert by_name["clip.bias"]["weight_decay"] == 0.0
+    assert is_prompt_parameter("text.vp.mlp.c_fc.weight") and not is_prompt_parameter("clip.text_projection")
+
+
+def test_warmup_cosine_hand_computed():
+    sched = WarmupCosine(base=1.0, total=12, warmup=2, min_ratio=0.01)
+    assert sched(0) == 0.0
+    assert sched(1) == pytest.approx(0.5)
+    assert sched(2) == pytest.approx(1.0)
+    # halfway through the cosine part (update 2 + 5 of 10): (base + min) / 2
+    assert sched(7) == pytest.approx((1.0 + 0.01) / 2)
+    assert sched(12) == pytest.approx(0.01)
+    lrs = [sched(u) for u in range(2, 12)]
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+
+
+# ------------------------------------------------------------------ mixup / cutmix / smoothing
+def test_label_smoothing_targets():
+    t = smooth_one_hot(torch.tensor([1]), 4, 0.1)
+    assert t[0].tolist() == pytest.approx([0.025, 0.925, 0.025, 0.025])
+
+
+def test_mixup_targets_match_pixels():
+    video = torch.stack([torch.zeros(2, 3, 8, 8), torch.ones(2, 3, 8, 8)])
+    cfg = MixConfig(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.0)
+    mixed, target = mix_batch(video, torch.tensor([0, 1]), 2, cfg, np.random.default_rng(0))
+    lam = 1.0 - mixed[0].mean().item()  # video 0 = lam * 0 + (1 - lam) * 1
+    assert target[0].tolist() == pytest.approx([lam, 1 - lam], abs=1e-6)
+    assert target.sum(-1).tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_cutmix_box_shared_by_frames_and_area_lambda():
+    video = torch.stack([torch.zeros(3, 3, 16, 16), torch.ones(3, 3, 16, 16)])
+    cfg = MixConfig(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0)
+    mixed, target = mix_batch(video, torch.tensor([0, 1]), 2, cfg, np.random.default_rng(3))
+    pasted = mixed[0, :, 0]  # (T, H, W) of one channel
+    assert torch.equal(pasted[0], pasted[1]) and torch.equal(pasted[1], pasted[2])
+    area = pasted[0].mean().item()
+    assert target[0].tolist() == pytest.approx([1 - area, area], abs=1e-6)
+
+
+def test_soft_cross_entropy_equals_hard_for_one_hot():
+    logits = torch.tensor([[1.0, 2.0, 0.5]])
+    hard = torch.nn.functional.cross_entropy(logits, torch.tensor([1]))
+    assert soft_cross_entropy(logits, smooth_one_hot(torch.tensor([1]), 3, 0.0)).item() == pytest.approx(hard.item())
