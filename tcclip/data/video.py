@@ -1,0 +1,224 @@
+"""Reading and writing video files.
+
+Two interchangeable readers with one interface (``num_frames`` and
+``get_batch(indices) -> uint8 array (n, H, W, 3)``, RGB):
+
+* ``decord`` (default; what the official code uses): frame-accurate random access.
+* ``pyav``: decodes sequentially up to the last frame asked for; slower on long videos
+  but has no binary-wheel constraints (decord ships x86_64 wheels only).
+
+Every failure inside a backend (missing file, broken container, undecodable frame) is
+turned into a one-line ``VideoError`` naming the file, so the dataset can either raise
+it or count the video as skipped — never a crash from deep inside a decoder.
+
+Open a reader where it is used (inside ``Dataset.__getitem__``), never in ``__init__``:
+decord readers shared with forked DataLoader workers can hang.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from tcclip.data.errors import VideoError
+
+BACKENDS = ("decord", "pyav")
+_warned_no_decord = False
+
+
+class VideoReader(Protocol):
+    path: str
+    num_frames: int
+
+    def get_batch(self, indices: Sequence[int]) -> np.ndarray: ...
+
+
+def decord_available() -> bool:
+    try:
+        import decord  # noqa: F401
+    except Exception:  # ImportError, or a broken shared library
+        return False
+    return True
+
+
+def resolve_backend(name: str) -> str:
+    """The backend that will actually run: 'decord' falls back to 'pyav' (once, with a warning)."""
+    global _warned_no_decord
+    if name not in BACKENDS:
+        from tcclip.errors import ConfigError
+
+        raise ConfigError(f"video backend {name!r}: expected one of {', '.join(BACKENDS)}")
+    if name == "decord" and not decord_available():
+        if not _warned_no_decord:
+            warnings.warn("decord is not importable here; reading videos with the PyAV backend instead", RuntimeWarning)
+            _warned_no_decord = True
+        return "pyav"
+    return name
+
+
+def open_video(path: str | Path, backend: str = "decord") -> VideoReader:
+    """Open ``path`` with ``backend``; raises VideoError (kind missing / empty / unreadable)."""
+    path = Path(path)
+    _check_file(path)
+    if resolve_backend(backend) == "decord":
+        return DecordReader(path)
+    return PyAVReader(path)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise VideoError(path, "file not found", kind="missing")
+    if not path.is_file():
+        raise VideoError(path, "is not a file", kind="missing")
+    if path.stat().st_size == 0:
+        raise VideoError(path, "file is empty (0 bytes)", kind="empty")
+
+
+def _short(err: BaseException) -> str:
+    """First line of a decoder's message, without decord's C++ stack dump."""
+    text = str(err).strip().splitlines()
+    line = next((t for t in text if t.strip() and not t.startswith("Stack trace")), type(err).__name__)
+    line = re.sub(r"^(\[[\d:]+\] \S+:\d+: )+", "", line.strip())  # decord's "[time] file.cc:123: " prefixes
+    return f"{type(err).__name__}: {line[:200]}"
+
+
+def _describe(indices: Sequence[int]) -> str:
+    indices = list(indices)
+    return str(indices) if len(indices) <= 6 else f"[{', '.join(map(str, indices[:6]))}, ...] ({len(indices)} frames)"
+
+
+def _check_indices(path: str, indices: Sequence[int], num_frames: int) -> list[int]:
+    out = [int(i) for i in indices]
+    bad = [i for i in out if not 0 <= i < num_frames]
+    if bad:
+        raise VideoError(path, f"frame index {bad[0]} is out of range (video has {num_frames} frames)")
+    return out
+
+
+class DecordReader:
+    def __init__(self, path: str | Path):
+        import decord
+
+        self.path = str(path)
+        try:
+            self._reader = decord.VideoReader(self.path, num_threads=1)
+            self.num_frames = len(self._reader)
+        except Exception as err:
+            raise VideoError(self.path, f"decord cannot open it ({_short(err)})") from None
+        if self.num_frames <= 0:
+            raise VideoError(self.path, "has no frames", kind="empty")
+        self._per_frame = False
+
+    def get_batch(self, indices: Sequence[int]) -> np.ndarray:
+        indices = _check_indices(self.path, indices, self.num_frames)
+        if not self._per_frame:
+            try:
+                return self._reader.get_batch(indices).asnumpy()
+            except Exception as err:
+                # decord 0.6 mis-reads frames whose RGB rows are padded (e.g. width 72 comes back
+                # with 4 "channels") and get_batch then fails on a size check. Single-frame reads
+                # still work and can be un-padded; anything else is a real decoding failure.
+                if "DECORDArrayCopyFromTo" not in str(err):
+                    raise VideoError(self.path, f"decord cannot decode frames {_describe(indices)} ({_short(err)})") from None
+                self._per_frame = True
+        try:
+            return np.stack([self._unpad(self._reader[i].asnumpy()) for i in indices])
+        except VideoError:
+            raise
+        except Exception as err:
+            raise VideoError(self.path, f"decord cannot decode frames {_describe(indices)} ({_short(err)})") from None
+
+    def _unpad(self, frame: np.ndarray) -> np.ndarray:
+        height, width, channels = frame.shape
+        if channels == 3:
+            return frame
+        rows = frame.reshape(height, width * channels)  # the real row layout: padded RGB bytes
+        if width * channels < width * 3:
+            raise VideoError(self.path, f"decord returned frames of shape {frame.shape}, expected (H, W, 3)")
+        return np.ascontiguousarray(rows[:, : width * 3].reshape(height, width, 3))
+
+
+class PyAVReader:
+    def __init__(self, path: str | Path):
+        import av
+
+        self.path = str(path)
+        try:
+            with av.open(self.path) as container:
+                if not container.streams.video:
+                    raise VideoError(self.path, "has no video stream", kind="empty")
+                stream = container.streams.video[0]
+                count = stream.frames
+                if count <= 0:  # no count in the header (e.g. webm): count packets, no decoding
+                    count = sum(1 for packet in container.demux(stream) if packet.size > 0)
+        except VideoError:
+            raise
+        except Exception as err:
+            raise VideoError(self.path, f"PyAV cannot open it ({_short(err)})") from None
+        if count <= 0:
+            raise VideoError(self.path, "has no frames", kind="empty")
+        self.num_frames = int(count)
+
+    def get_batch(self, indices: Sequence[int]) -> np.ndarray:
+        import av
+
+        indices = _check_indices(self.path, indices, self.num_frames)
+        wanted = set(indices)
+        last = max(indices)
+        frames: dict[int, np.ndarray] = {}
+        decoded = 0
+        try:
+            with av.open(self.path) as container:
+                for position, frame in enumerate(container.decode(video=0)):
+                    decoded = position + 1
+                    if position in wanted:
+                        frames[position] = frame.to_ndarray(format="rgb24")
+                    if position >= last:
+                        break
+        except Exception as err:
+            raise VideoError(self.path, f"PyAV cannot decode frame {decoded} ({_short(err)})") from None
+        if last not in frames:
+            raise VideoError(self.path, f"only {decoded} of {self.num_frames} frames could be decoded (frame {last} requested)")
+        return np.stack([frames[i] for i in indices])
+
+
+def read_all_frames(path: str | Path, backend: str = "pyav") -> np.ndarray:
+    """Every frame of a (short) video, (T, H, W, 3) uint8. For tests and inspection."""
+    reader = open_video(path, backend)
+    return reader.get_batch(range(reader.num_frames))
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int = 10, crf: int = 18, preset: str = "veryfast") -> Path:
+    """Encode (T, H, W, 3) uint8 RGB frames as H.264/yuv420p mp4 (even H and W).
+
+    One encoder thread: output is then reproducible byte for byte, and the synthetic
+    benchmark parallelises over files instead.
+    """
+    import av
+
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    _, height, width, _ = frames.shape
+    if height % 2 or width % 2:
+        raise ValueError(f"yuv420p needs even frame sides, got {width}x{height}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with av.open(str(tmp), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": preset, "threads": "1"}
+        stream.codec_context.thread_count = 1
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    tmp.replace(path)  # a crash never leaves a half-written file under the final name
+    return path
