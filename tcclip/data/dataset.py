@@ -148,6 +148,10 @@ class VideoDataset(Dataset):
     def from_split(cls, split, config: DataConfig | None = None) -> "VideoDataset":
         """From a resolved protocol split (``tcclip.data.protocols.SplitSpec``); its hflip rule applies."""
         config = config or DataConfig()
+        if split.video_root is None:
+            from tcclip.data.errors import CatalogError
+
+            raise CatalogError(f"{split.key}: no video root (set the dataset's root in the catalog or data.roots)")
         if not split.hflip and config.hflip:
             config = config.replace(hflip=False)
         return cls(split.annotation_list, split.video_root, config, num_classes=len(split.class_names))

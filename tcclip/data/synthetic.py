@@ -1,0 +1,493 @@
+"""`tcclip synth`: the embedded-scale video benchmark, rendered and written like the real data.
+
+Output layout (``OUT``)::
+
+    videos/<dataset>/...mp4        H.264/yuv420p, 72x72, 10 fps, 24-32 frames (default size)
+    labels/<name>_labels.csv       id,name  (+ <name>_labels_rephrased.json: "Name: description")
+    splits/<dataset>_splits/*.txt  relative/path.mp4 <label>
+    splits/base2novel_splits/<dataset>_splits/*.txt
+    images/{train,val}/*.png + captions.csv    still images + captions for pretraining CLIP
+    catalog.yaml                   dataset catalog (same dataset/split names as the real one)
+    manifest.json                  seed, size, generator version, counts, chance levels
+
+Datasets (named after the real dataset whose role they play):
+
+* ``k400`` Kinetics-like training set: "<colour> <shape> <motion>" classes covering every
+  word; train (folder-per-class, like Kinetics) and val lists.
+* ``hmdb51``, ``ucf101`` zero-shot targets: classes disjoint from k400's, made of the same
+  words (new compositions), sharing a few classes with each other; three evaluation
+  splits val1..3 (and their complements train1..3), K-shot lists from train1.
+* ``k600`` zero-shot target built like K-600's: a pool of novel classes, three splits each
+  taking a different subset of them with its own label file.
+* ``ssv2`` SSv2-like: exact time-reversal pairs ("moving something up"/"down"); any
+  order-blind model is capped at 50%.
+* base-to-novel splits of k400, hmdb51, ucf101 and ssv2: half the classes base, three
+  K-shot training subsets s1..s3 of the base classes, base_val and novel_val.
+
+Everything is a function of (seed, size): every clip is rendered from its own seed, so
+the result does not depend on the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from itertools import product
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import yaml
+
+from tcclip.data.annotations import Annotation, write_annotation_list, write_label_csv, write_rephrased_json
+from tcclip.data.errors import DataError
+from tcclip.data.index import build_index
+from tcclip.data.splits import base_novel_classes, k_shot, relabel
+from tcclip.data.synthetic_render import IMAGE_SIDE, POSITIONS, VIDEO_SIDE, render_composed, render_image, render_reversal
+from tcclip.data.synthetic_vocab import (
+    COLOURS,
+    IMAGE_SIZES,
+    MOTIONS,
+    REVERSAL_PAIRS,
+    SHAPES,
+    ClassPlan,
+    ComposedClass,
+    ReversalClass,
+    plan_classes,
+)
+from tcclip.data.video import write_video
+
+GENERATOR = "tcclip-synth"
+GENERATOR_VERSION = 1
+FPS = 10
+DATASET_IDS = {"k400": 1, "hmdb51": 2, "ucf101": 3, "k600": 4, "ssv2": 5, "images": 6}
+OWNED = ("videos", "labels", "splits", "images", "captions.csv", "catalog.yaml", "manifest.json")
+
+
+@dataclass(frozen=True)
+class SynthSize:
+    """How much to generate. Class counts: k400, hmdb51, ucf101, k600 pool, shared targets."""
+
+    classes: tuple[int, int, int, int, int]
+    k400_train: int  # videos per class
+    k400_val: int
+    target_pool: int  # hmdb51/ucf101 videos per class; each split holds target_val of them out
+    target_val: int
+    k600_per_class: int
+    k600_split_classes: int  # classes per K-600-like zero-shot split
+    ssv2_train: int
+    ssv2_val: int
+    shots: tuple[int, ...]  # few-shot K values written as train1_few_shot_K
+    b2n_shots: int  # shots per base class in the base-to-novel training subsets
+    frames: tuple[int, int]  # clip length range (inclusive)
+    images: int  # pretraining images (train); plus images // 20 for val
+
+
+SIZES: dict[str, SynthSize] = {
+    # for tests: a few seconds; fewer classes but every word still seen in training
+    "tiny": SynthSize((12, 6, 6, 8, 2), 2, 1, 6, 2, 2, 6, 4, 1, (2, 4), 2, (16, 20), 200),
+    "small": SynthSize((48, 16, 20, 24, 4), 16, 4, 26, 10, 8, 16, 18, 6, (2, 4, 8, 16), 16, (24, 32), 6000),
+    "default": SynthSize((48, 16, 20, 24, 4), 32, 8, 30, 12, 12, 16, 28, 12, (2, 4, 8, 16), 16, (24, 32), 12000),
+    "large": SynthSize((60, 20, 24, 30, 6), 64, 16, 40, 15, 20, 20, 56, 20, (2, 4, 8, 16), 16, (24, 32), 24000),
+}
+
+
+# --------------------------------------------------------------------------- jobs (run in workers)
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    path: str  # absolute output path
+    dataset: str
+    cls: ComposedClass | ReversalClass
+    class_index: int
+    instance: int
+    seed: int
+    frames: tuple[int, int]
+
+
+def _render_video(job: VideoJob) -> int:
+    rng = np.random.default_rng([job.seed, DATASET_IDS[job.dataset], job.class_index, job.instance])
+    num_frames = int(rng.integers(job.frames[0], job.frames[1] + 1))
+    if isinstance(job.cls, ReversalClass):
+        frames = render_reversal(job.cls, num_frames, rng)
+    else:
+        frames = render_composed(job.cls, num_frames, rng)
+    write_video(job.path, frames, fps=FPS, crf=18)
+    return num_frames
+
+
+def render_job_frames(job: VideoJob) -> np.ndarray:
+    """The exact frames a job writes (for tests comparing decoded with rendered pixels)."""
+    rng = np.random.default_rng([job.seed, DATASET_IDS[job.dataset], job.class_index, job.instance])
+    num_frames = int(rng.integers(job.frames[0], job.frames[1] + 1))
+    render = render_reversal if isinstance(job.cls, ReversalClass) else render_composed
+    return render(job.cls, num_frames, rng)
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    path: str
+    index: int
+    seed: int
+    colour: str
+    shape: str
+    size: str
+    position: str | None
+    wall: bool
+
+
+def _render_image(job: ImageJob) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng([job.seed, DATASET_IDS["images"], job.index])
+    pixels = render_image(job.colour, job.shape, job.size, rng, position=job.position, wall=job.wall)
+    Image.fromarray(pixels).save(job.path, compress_level=1)
+
+
+def _run_chunk(kind: str, jobs: list) -> list:
+    fn = _render_video if kind == "video" else _render_image
+    return [fn(job) for job in jobs]
+
+
+# --------------------------------------------------------------------------- the generator
+
+
+class SynthBenchmark:
+    """Plans, renders and writes the benchmark; ``generate()`` does it all."""
+
+    def __init__(self, out: str | Path, seed: int = 0, size: str = "default"):
+        if size not in SIZES:
+            raise DataError(f"synthetic size {size!r}: expected one of {', '.join(SIZES)}")
+        self.out = Path(out)
+        self.seed = int(seed)
+        self.size_name = size
+        self.size = SIZES[size]
+        n_train, n_hmdb, n_ucf, n_k600, shared = self.size.classes
+        self.plan: ClassPlan = plan_classes(self.seed, n_train, n_hmdb, n_ucf, n_k600, shared)
+        self.video_jobs: list[VideoJob] = []
+        self.lists: dict[str, dict[str, list[Annotation]]] = {}  # dataset -> split -> entries
+        self.counts: dict[str, dict] = {}
+
+    # -- planning: which video goes where ----------------------------------------------
+
+    def _job(self, dataset: str, rel: str, cls, class_index: int, instance: int) -> Annotation:
+        path = self.out / "videos" / dataset / rel
+        self.video_jobs.append(VideoJob(str(path), dataset, cls, class_index, instance, self.seed, self.size.frames))
+        return Annotation(rel, class_index)
+
+    def plan_videos(self) -> None:
+        s = self.size
+        # Kinetics-like: train/<class>/..., val/...
+        train, val = [], []
+        for i, cls in enumerate(self.plan.k400):
+            train += [self._job("k400", f"train/{cls.slug}/{cls.slug}_{n:03d}.mp4", cls, i, n) for n in range(s.k400_train)]
+            val += [self._job("k400", f"val/{cls.slug}_{n:03d}.mp4", cls, i, s.k400_train + n) for n in range(s.k400_val)]
+        self.lists["k400"] = {"train": train, "val": val}
+        # HMDB-/UCF-like: a flat pool, three val/train partitions
+        for dataset in ("hmdb51", "ucf101"):
+            classes = getattr(self.plan, dataset)
+            pool = [self._job(dataset, f"{cls.slug}_{n:03d}.mp4", cls, i, n)
+                    for i, cls in enumerate(classes) for n in range(s.target_pool)]
+            self.lists[dataset] = self._target_splits(dataset, pool, len(classes))
+        # K-600-like: one pool of novel classes; splits choose class subsets
+        self.lists["k600"] = {"pool": [self._job("k600", f"train/{cls.slug}_{n:03d}.mp4", cls, i, n)
+                                       for i, cls in enumerate(self.plan.k600) for n in range(s.k600_per_class)]}
+        # SSv2-like: numbered files in a seeded order so names do not give the class away
+        per_class = s.ssv2_train + s.ssv2_val
+        numbers = np.random.default_rng([self.seed, DATASET_IDS["ssv2"], 0]).permutation(len(self.plan.ssv2) * per_class)
+        train, val = [], []
+        for i, cls in enumerate(self.plan.ssv2):
+            for n in range(per_class):
+                entry = self._job("ssv2", f"{100000 + int(numbers[i * per_class + n])}.mp4", cls, i, n)
+                (train if n < s.ssv2_train else val).append(entry)
+        self.lists["ssv2"] = {"train": sorted(train, key=lambda e: e.path), "validation": sorted(val, key=lambda e: e.path)}
+
+    def _target_splits(self, dataset: str, pool: list[Annotation], num_classes: int) -> dict[str, list[Annotation]]:
+        out = {}
+        by_label = {label: [e for e in pool if e.label == label] for label in range(num_classes)}
+        for split in (1, 2, 3):
+            val, train = [], []
+            for label, group in by_label.items():
+                order = np.random.default_rng([self.seed, DATASET_IDS[dataset], 100 + split, label]).permutation(len(group))
+                held = set(order[: self.size.target_val].tolist())
+                for j, entry in enumerate(group):
+                    (val if j in held else train).append(entry)
+            out[f"val{split}"], out[f"train{split}"] = val, train
+        return out
+
+    # -- writing -----------------------------------------------------------------------
+
+    def generate(self, workers: int = 2, images: bool = True, progress: Callable[[str], None] | None = None) -> dict:
+        say = progress or (lambda message: None)
+        start = time.perf_counter()
+        self._prepare_out()
+        self.plan_videos()
+        say(f"rendering {len(self.video_jobs)} videos with {workers} worker(s)")
+        frame_counts = self._run("video", self.video_jobs, workers)
+        image_rows = []
+        if images:
+            image_jobs, image_rows = self._plan_images()
+            say(f"rendering {len(image_jobs)} images")
+            self._run("image", image_jobs, workers)
+            self._write_captions(image_rows)
+        say("writing lists, label files and catalog")
+        self._write_k400()
+        for dataset in ("hmdb51", "ucf101"):
+            self._write_target(dataset)
+        self._write_k600()
+        self._write_ssv2()
+        for dataset in ("k400", "hmdb51", "ucf101", "ssv2"):
+            self._write_base2novel(dataset)
+        self._write_catalog()
+        manifest = self._manifest(frame_counts, len(image_rows))
+        (self.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        manifest["seconds"] = round(time.perf_counter() - start, 1)  # reported, not stored: keeps the file reproducible
+        return manifest
+
+    def _prepare_out(self) -> None:
+        if self.out.exists() and any(self.out.iterdir()):
+            if not (self.out / "manifest.json").exists() and not (self.out / "videos").exists():
+                raise DataError(f"{self.out}: folder is not empty and holds no synthetic benchmark; choose another --out")
+            for name in OWNED:  # only what a previous run wrote
+                target = self.out / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    def _run(self, kind: str, jobs: list, workers: int) -> list:
+        for job in jobs:
+            Path(job.path).parent.mkdir(parents=True, exist_ok=True)
+        chunk = 24
+        chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
+        if workers <= 1 or len(chunks) <= 1:
+            return [r for c in chunks for r in _run_chunk(kind, c)]
+        # spawn, not fork: the caller may hold torch/OpenMP threads, which fork can deadlock
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = pool.map(_run_chunk, [kind] * len(chunks), chunks)
+            return [r for part in results for r in part]
+
+    def _labels(self, name: str, classes: list) -> tuple[Path, Path]:
+        """labels/<name>_labels.csv and its rephrased JSON twin."""
+        csv_path = write_label_csv(self.out / "labels" / f"{name}_labels.csv", [c.name for c in classes])
+        json_path = write_rephrased_json(self.out / "labels" / f"{name}_labels_rephrased.json", [c.rephrased for c in classes])
+        return csv_path, json_path
+
+    def _split_file(self, folder: str, name: str, entries: list[Annotation]) -> Path:
+        return write_annotation_list(self.out / "splits" / folder / f"{name}.txt", entries)
+
+    def _write_k400(self) -> None:
+        self._labels("k400", self.plan.k400)
+        # the train list is built from the folder-per-class layout, exactly as a user builds
+        # Kinetics-400's with `tcclip data index` (which this also exercises)
+        root = self.out / "videos" / "k400"
+        train, _ = build_index(root / "train", label_file=self.out / "labels" / "k400_labels.csv", relative_to=root)
+        self.lists["k400"]["train"] = train
+        self._split_file("k400_splits", "train", train)
+        self._split_file("k400_splits", "val", self.lists["k400"]["val"])
+
+    def _write_target(self, dataset: str) -> None:
+        self._labels(dataset, getattr(self.plan, dataset))
+        folder = f"{dataset}_splits"
+        for name in ("train1", "train2", "train3", "val1", "val2", "val3"):
+            self._split_file(folder, name, self.lists[dataset][name])
+        for k in self.size.shots:
+            self._split_file(folder, f"train1_few_shot_{k}", k_shot(self.lists[dataset]["train1"], k, self.seed))
+
+    def _write_k600(self) -> None:
+        self._labels("k600", self.plan.k600)
+        pool = self.lists["k600"]["pool"]
+        self._split_file("k600_splits", "pool", pool)
+        n, pick = len(self.plan.k600), self.size.k600_split_classes
+        rng = np.random.default_rng([self.seed, DATASET_IDS["k600"], 7])
+        chosen_sets: list[tuple[int, ...]] = []
+        for split in (1, 2, 3):
+            while True:  # three different class subsets, like K-600's three zero-shot splits
+                chosen = tuple(sorted(rng.choice(n, size=pick, replace=False).tolist()))
+                if chosen not in chosen_sets or pick == n:
+                    break
+            chosen_sets.append(chosen)
+            self._labels(f"k600_zs_split{split}", [self.plan.k600[i] for i in chosen])
+            self._split_file("k600_splits", f"zs_split{split}_eval", relabel(pool, chosen))
+        self.lists["k600"].update({f"zs_split{i + 1}": relabel(pool, c) for i, c in enumerate(chosen_sets)})
+
+    def _write_ssv2(self) -> None:
+        self._labels("ssv2", self.plan.ssv2)
+        for name in ("train", "validation"):
+            self._split_file("ssv2_splits", name, self.lists["ssv2"][name])
+        for k in self.size.shots:
+            self._split_file("ssv2_splits", f"train1_few_shot_{k}", k_shot(self.lists["ssv2"]["train"], k, self.seed))
+
+    # which lists base-to-novel draws from, per dataset: (training pool, validation set)
+    B2N_SOURCES = {"k400": ("train", "val"), "hmdb51": ("train1", "val1"), "ucf101": ("train1", "val1"),
+                   "ssv2": ("train", "validation")}
+
+    def _write_base2novel(self, dataset: str) -> None:
+        classes = getattr(self.plan, dataset)
+        n = len(classes)
+        base, novel = base_novel_classes(n, (n + 1) // 2, seed=self.seed * 1000 + DATASET_IDS[dataset])
+        self._labels(f"{dataset}_base", [classes[i] for i in base])
+        self._labels(f"{dataset}_novel", [classes[i] for i in novel])
+        pool_name, val_name = self.B2N_SOURCES[dataset]
+        folder = f"base2novel_splits/{dataset}_splits"
+        base_train = relabel(self.lists[dataset][pool_name], base)
+        self._split_file(folder, "base_train", base_train)
+        for subset in (1, 2, 3):
+            shots = k_shot(base_train, self.size.b2n_shots, seed=self.seed * 10 + subset)
+            self._split_file(folder, f"fs_base_s{subset}_train", shots)
+        self._split_file(folder, "base_val", relabel(self.lists[dataset][val_name], base))
+        self._split_file(folder, "novel_val", relabel(self.lists[dataset][val_name], novel))
+        self.counts.setdefault("base2novel", {})[dataset] = {"base": len(base), "novel": len(novel)}
+
+    # -- images and captions -----------------------------------------------------------
+
+    def _plan_images(self) -> tuple[list[ImageJob], list[dict]]:
+        """Every (colour, shape, size) equally often; few position words (they drowned shape
+        in the feasibility study)."""
+        combos = list(product(COLOURS, SHAPES, IMAGE_SIZES))
+        n_train = self.size.images
+        n_val = max(len(combos) // 2, n_train // 20)
+        rng = np.random.default_rng([self.seed, DATASET_IDS["images"], 0])
+        jobs, rows = [], []
+        for index in range(n_train + n_val):
+            split = "train" if index < n_train else "val"
+            if index % len(combos) == 0:
+                order = rng.permutation(len(combos))
+            colour, shape, size = combos[order[index % len(combos)]]
+            position = list(POSITIONS)[rng.integers(len(POSITIONS))] if rng.random() < 0.15 else None
+            wall = bool(rng.random() < 0.15)
+            rel = f"images/{split}/{index:06d}.png"
+            jobs.append(ImageJob(str(self.out / rel), index, self.seed, colour, shape, size, position, wall))
+            rows.append({"image": rel, "caption": _caption(colour, shape, size, position, wall, rng), "colour": colour,
+                         "shape": shape, "size": size, "position": position or "", "wall": int(wall), "split": split})
+        return jobs, rows
+
+    def _write_captions(self, rows: list[dict]) -> None:
+        with (self.out / "captions.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    # -- catalog and manifest ----------------------------------------------------------
+
+    def _write_catalog(self) -> None:
+        def dataset(title, labels, splits, hflip=True):
+            return {"title": title, "root": f"videos/{labels}", "labels": f"labels/{labels}_labels.csv",
+                    "rephrased": f"labels/{labels}_labels_rephrased.json", "hflip": hflip, "splits": splits}
+
+        def with_labels(path, labels):
+            return {"list": path, "labels": f"labels/{labels}_labels.csv",
+                    "rephrased": f"labels/{labels}_labels_rephrased.json"}
+
+        def b2n(name):
+            folder = f"splits/base2novel_splits/{name}_splits"
+            out = {f"b2n_fs_base_s{i}_train": with_labels(f"{folder}/fs_base_s{i}_train.txt", f"{name}_base") for i in (1, 2, 3)}
+            out["b2n_base_train"] = with_labels(f"{folder}/base_train.txt", f"{name}_base")
+            out["b2n_base_val"] = with_labels(f"{folder}/base_val.txt", f"{name}_base")
+            out["b2n_novel_val"] = with_labels(f"{folder}/novel_val.txt", f"{name}_novel")
+            return out
+
+        def target(name):
+            splits = {f"{kind}{i}": f"splits/{name}_splits/{kind}{i}.txt" for kind in ("val", "train") for i in (1, 2, 3)}
+            splits.update({f"train1_few_shot_{k}": f"splits/{name}_splits/train1_few_shot_{k}.txt" for k in self.size.shots})
+            return {**splits, **b2n(name)}
+
+        catalog = {
+            "name": "synthetic",
+            "scale": "embedded",
+            "generator": {"name": GENERATOR, "version": GENERATOR_VERSION, "seed": self.seed, "size": self.size_name},
+            "datasets": {
+                "k400": dataset("SynthKinetics (Kinetics-400-like training set)", "k400",
+                                {"train": "splits/k400_splits/train.txt", "val": "splits/k400_splits/val.txt", **b2n("k400")}),
+                "k600": dataset("SynthK600 (K-600-like zero-shot target)", "k600",
+                                {f"zs_split{i}": with_labels(f"splits/k600_splits/zs_split{i}_eval.txt", f"k600_zs_split{i}")
+                                 for i in (1, 2, 3)} | {"pool": "splits/k600_splits/pool.txt"}),
+                "hmdb51": dataset("SynthHMDB (HMDB-51-like zero-shot target)", "hmdb51", target("hmdb51")),
+                "ucf101": dataset("SynthUCF (UCF-101-like zero-shot target)", "ucf101", target("ucf101")),
+                "ssv2": dataset("SynthSSv2 (time-reversal pairs, SSv2-like)", "ssv2",
+                                {"train": "splits/ssv2_splits/train.txt", "validation": "splits/ssv2_splits/validation.txt",
+                                 **{f"train1_few_shot_{k}": f"splits/ssv2_splits/train1_few_shot_{k}.txt" for k in self.size.shots},
+                                 **b2n("ssv2")}, hflip=False),
+            },
+        }
+        header = "# Written by `tcclip synth`; paths are relative to this file. See tcclip/data/catalog.py.\n"
+        (self.out / "catalog.yaml").write_text(header + yaml.safe_dump(catalog, sort_keys=False, width=120))
+
+    def _manifest(self, frame_counts: list[int], num_images: int) -> dict:
+        def info(dataset, classes, splits, note=""):
+            out = {"classes": len(classes), "chance": round(1 / len(classes), 4),
+                   "splits": {name: len(entries) for name, entries in splits.items()}}
+            if note:
+                out["note"] = note
+            return out
+
+        lists = self.lists
+        return {
+            "generator": GENERATOR,
+            "version": GENERATOR_VERSION,
+            "seed": self.seed,
+            "size": self.size_name,
+            "size_settings": asdict(self.size),
+            "geometry": {"video_side": VIDEO_SIDE, "fps": FPS, "frames": list(self.size.frames),
+                         "codec": "libx264 yuv420p crf 18", "image_side": IMAGE_SIDE},
+            "videos": len(frame_counts),
+            "frames_total": int(sum(frame_counts)),
+            "images": num_images,
+            "vocabulary": {"colours": list(COLOURS), "shapes": list(SHAPES), "sizes": list(IMAGE_SIZES),
+                           "motions": [m.phrase for m in MOTIONS],
+                           "reversal_pairs": [[p.forward, p.backward] for p in REVERSAL_PAIRS]},
+            "datasets": {
+                "k400": info("k400", self.plan.k400, {k: lists["k400"][k] for k in ("train", "val")}),
+                "hmdb51": info("hmdb51", self.plan.hmdb51, lists["hmdb51"]),
+                "ucf101": info("ucf101", self.plan.ucf101, lists["ucf101"]),
+                "k600": {**info("k600", self.plan.k600, lists["k600"]),
+                         "chance": round(1 / self.size.k600_split_classes, 4),
+                         "split_classes": self.size.k600_split_classes},
+                "ssv2": info("ssv2", self.plan.ssv2, lists["ssv2"],
+                             note="classes are time-reversal pairs: an order-blind model is capped at 50%"),
+            },
+            "base2novel": self.counts.get("base2novel", {}),
+            "shared_target_classes": {
+                "hmdb51&ucf101": len({c.name for c in self.plan.hmdb51} & {c.name for c in self.plan.ucf101}),
+                "ucf101&k600": len({c.name for c in self.plan.ucf101} & {c.name for c in self.plan.k600}),
+                "hmdb51&k600": len({c.name for c in self.plan.hmdb51} & {c.name for c in self.plan.k600}),
+            },
+            "class_names": {name: [c.name for c in getattr(self.plan, name)]
+                            for name in ("k400", "hmdb51", "ucf101", "k600", "ssv2")},
+        }
+
+
+_CAPTION_TEMPLATES = (
+    "a {size} {colour} {shape}",
+    "a photo of a {size} {colour} {shape}",
+    "a {size} {colour} {shape} on a cluttered background",
+    "a {size} {colour} {shape} among small shapes",
+    "a {colour} {shape} that is {size}",
+    "a {colour} {shape}",  # no size word now and then
+)
+
+
+def _caption(colour, shape, size, position, wall, rng) -> str:
+    template = _CAPTION_TEMPLATES[rng.integers(len(_CAPTION_TEMPLATES))]
+    text = template.format(size=size, colour=colour, shape=shape)
+    if position:
+        text += f" {position}"
+    if wall:
+        text += " in front of a wall"
+    return text
+
+
+def generate(out: str | Path, seed: int = 0, size: str = "default", workers: int | None = None,
+             images: bool = True, progress: Callable[[str], None] | None = None) -> dict:
+    """Render the benchmark into ``out``; returns the manifest (plus "seconds")."""
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    return SynthBenchmark(out, seed, size).generate(workers=workers, images=images, progress=progress)
