@@ -29,3 +29,11 @@ test-fast: install
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The main job: the zero-shot table at the embedded scale (synthetic data, tiny CLIP, CPU).
+.PHONY: zero-shot tables
+zero-shot: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile workflow/profiles/local results/tables/zero_shot.md
+
+tables: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile workflow/profiles/local all

@@ -17,6 +17,7 @@ from tcclip.errors import TcclipError
 COMMAND_MODULES = [
     "tcclip.data.commands",  # synth, data check, data index
     "tcclip.commands",  # train, evaluate, pretrain-clip, ...
+    "tcclip.report.commands",  # table, plan
 ]
 
 

@@ -1,0 +1,37 @@
+# tcclip: every paper table as a Snakemake DAG.
+#   snakemake --cores all results/tables/zero_shot.md                  (embedded scale, CPU)
+#   snakemake --profile workflow/profiles/slurm --configfile workflow/config/paper.yaml all
+# Runs are named by the hash of their resolved training config (tcclip.plan), so a
+# configuration shared by several tables is trained once.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+configfile: "workflow/config/synthetic.yaml"
+validate(config, "workflow/schemas/config.schema.yaml")
+
+from tcclip.plan import load_workflow_config, plan
+from tcclip.report.tables import table_names
+
+WF = load_workflow_config(config)
+TABLES = WF.tables or table_names()
+PLANS = plan(TABLES, WF)
+RUNS = {run.run_id: run for runs in PLANS.values() for run in runs}
+RUNS_DIR, TABLES_DIR, FIGURES_DIR = WF.runs_dir, WF.tables_dir, WF.figures_dir
+LOGS, BENCH = "results/logs", "results/benchmarks"
+
+wildcard_constraints:
+    run="[0-9a-f]{12}",
+    table="[a-z0-9_]+",
+    ratio="[0-9.]+",
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/backbone.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        expand(f"{TABLES_DIR}/{{table}}.md", table=TABLES),

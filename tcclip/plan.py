@@ -1,0 +1,154 @@
+"""From paper tables to runs: every (row, seed, protocol task) of a table as a training run.
+
+The Snakefile and ``tcclip table`` both call this, so the DAG and the report agree on
+which run holds which cell. A run is named by the hash of its resolved training config
+(``tcclip.run_config.run_id``): a configuration that appears in several tables (full
+TC-CLIP, seed 2, say) is one run, trained once and evaluated wherever it is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tcclip.config import from_dict, load_yaml
+from tcclip.errors import ConfigError
+from tcclip.report.tables import Row, TableSpec, load_table
+
+
+@dataclass
+class WorkflowConfig:
+    """workflow/config/*.yaml, validated by workflow/schemas/config.schema.yaml too."""
+
+    scale: str = "embedded"
+    run_config: str = "embedded"
+    """Base run config: a name under tcclip/resources/runs (embedded, paper) or a YAML path."""
+    catalog: str = "data/synthetic/catalog.yaml"
+    """Dataset catalog: the synthetic benchmark's catalog.yaml, or 'real'."""
+    synthetic: dict[str, Any] = field(default_factory=lambda: {"out": "data/synthetic", "seed": 0, "size": "default"})
+    backbone: dict[str, Any] = field(default_factory=dict)
+    """{arch, weights, pretrain: bool, pretrain_overrides: [key=value]}."""
+    roots: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, str] = field(default_factory=dict)
+    tables: list[str] = field(default_factory=list)
+    """Tables `snakemake all` builds (default: every table under ablations/tables)."""
+    seeds: list[int] | None = None
+    """Replace every table's seeds (e.g. [1] for a smoke run)."""
+    tasks: dict[str, dict[str, list]] = field(default_factory=dict)
+    """Restrict a protocol's tasks, e.g. {few_shot: {shots: [2, 8], datasets: [hmdb51]}}."""
+    overrides: list[str] = field(default_factory=list)
+    """key=value applied to every run (after the table row's own)."""
+    runs_dir: str = "results/runs"
+    tables_dir: str = "results/tables"
+    figures_dir: str = "results/figures"
+    allow_partial: bool = False
+    threads: int = 2
+    gpus: int = 0
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    table: str
+    row: str
+    seed: int
+    task: tuple[tuple[str, Any], ...]
+    """Protocol task parameters, e.g. (("dataset", "hmdb51"), ("shots", 2))."""
+    overrides: tuple[str, ...]
+    run_id: str
+    wise_ft: float | None
+
+    @property
+    def metrics_name(self) -> str:
+        return "metrics.json" if self.wise_ft is None else f"metrics_wiseft{self.wise_ft:g}.json"
+
+    def task_dict(self) -> dict[str, Any]:
+        return dict(self.task)
+
+
+def load_workflow_config(data: dict) -> WorkflowConfig:
+    return from_dict(WorkflowConfig, data, "workflow")
+
+
+def _protocol_tasks(protocol: str, spec: TableSpec, wf: WorkflowConfig) -> list[tuple[tuple[str, Any], ...]]:
+    """The protocol's training tasks this table needs (few-shot: dataset x K; base2novel: dataset x subset)."""
+    from tcclip.data.protocols import Protocol
+
+    data = Protocol.load(protocol).data
+    restrict = wf.tasks.get(protocol, {})
+    unknown = set(restrict) - {"datasets", "shots", "subsets"}
+    if unknown:
+        raise ConfigError(f"workflow.tasks.{protocol}: unknown keys {sorted(unknown)}; valid: datasets, shots, subsets")
+    if protocol not in ("few_shot", "base2novel"):
+        return [()]
+    needed = {c.dataset for c in spec.columns if c.dataset}
+    datasets = [d for d in data["datasets"] if d in needed and d in restrict.get("datasets", data["datasets"])]
+    if protocol == "few_shot":
+        shots = restrict.get("shots", data["shots"])
+        column_shots = {c.shots for c in spec.columns if c.dataset}
+        if None not in column_shots:  # the table reads given K values only
+            shots = [k for k in shots if k in column_shots]
+        return [(("dataset", d), ("shots", int(k))) for d in datasets for k in shots]
+    subsets = restrict.get("subsets", data["subsets"])
+    return [(("dataset", d), ("subset", s)) for d in datasets for s in subsets]
+
+
+def _row_overrides(row: Row, protocol: str, task: tuple, seed: int, wf: WorkflowConfig) -> list[str]:
+    def item(key: str, value: Any) -> str:
+        return f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+
+    out = [item("scale", wf.scale), item("protocol.name", protocol), item("protocol.catalog", wf.catalog), item("model.preset", row.preset)]
+    for key, value in task:
+        out.append(item(f"protocol.{key}", value))
+    for key, value in wf.roots.items():
+        out.append(item(f"protocol.roots.{key}", value))
+    for key, value in wf.lists.items():
+        out.append(item(f"protocol.lists.{key}", value))
+    for key in ("arch", "weights"):
+        if wf.backbone.get(key):
+            out.append(item(f"model.backbone.{key}", wf.backbone[key]))
+    out += [item(key, value) for key, value in row.overrides.items()]
+    if not row.train:
+        out.append("train.epochs=0")
+    out.append(item("seed", seed))
+    out.append(item("output", wf.runs_dir))
+    return out + list(wf.overrides)
+
+
+def plan_table(name: str, wf: WorkflowConfig) -> list[PlannedRun]:
+    """Every (row, seed, task) of table ``name`` with its run id."""
+    from tcclip.run_config import resolve_run_config, run_config_path, run_id
+
+    spec = load_table(name)
+    base = run_config_path(wf.run_config)
+    runs = []
+    for row in spec.rows:
+        for seed in wf.seeds or spec.seeds:
+            for task in _protocol_tasks(spec.protocol, spec, wf):
+                overrides = _row_overrides(row, spec.protocol, task, seed, wf)
+                try:
+                    cfg = resolve_run_config([base], overrides)
+                except ConfigError as err:
+                    raise ConfigError(f"table {name}, row {row.name!r}: {err}") from None
+                runs.append(PlannedRun(name, row.name, seed, task, tuple(overrides), run_id(cfg), row.wise_ft))
+    return runs
+
+
+@lru_cache(maxsize=None)
+def _cached_plan(name: str, wf_yaml: str) -> tuple[PlannedRun, ...]:
+    return tuple(plan_table(name, load_workflow_config(yaml.safe_load(wf_yaml))))
+
+
+def plan(names: list[str], wf: WorkflowConfig) -> dict[str, list[PlannedRun]]:
+    """Plans of several tables (cached per workflow config: the Snakefile asks repeatedly)."""
+    import dataclasses
+
+    key = yaml.safe_dump(dataclasses.asdict(wf), sort_keys=True)
+    return {name: list(_cached_plan(name, key)) for name in names}
+
+
+def workflow_config_from_file(path: str | Path) -> WorkflowConfig:
+    return load_workflow_config(load_yaml(path))

@@ -1,0 +1,89 @@
+"""Read the runs' metrics files into the long-form records a table is made of.
+
+One record per (row, seed, column, split): ``split`` is an evaluation split (zero-shot:
+val1..3 / zs_split1..3), a few-shot K (when a column averages over K), or a
+base-to-novel training subset. Base-to-novel HM is computed per seed from the base and
+novel accuracies averaged over the subsets, as the paper does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from tcclip.errors import TcclipError
+from tcclip.plan import PlannedRun
+from tcclip.report.aggregate import RECORD_COLUMNS
+from tcclip.report.tables import TableSpec
+
+
+def read_metrics(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, json.JSONDecodeError) as err:
+        raise TcclipError(f"{path}: unreadable metrics file ({err})") from None
+
+
+def _column_records(spec: TableSpec, run: PlannedRun, metrics: dict) -> list[tuple]:
+    task = run.task_dict()
+    out = []
+    for column in spec.columns:
+        if column.dataset is None:
+            continue
+        if column.shots is not None and task.get("shots") != column.shots:
+            continue
+        if task.get("dataset") not in (None, column.dataset) and spec.protocol in ("few_shot", "base2novel"):
+            continue
+        for result in metrics["results"]:
+            if column.metric in ("base", "novel"):
+                if result["key"] == column.metric:
+                    out.append((run.row, run.seed, column.name, task["subset"], float(result["top1"])))
+            elif column.metric in ("top1", "top5") and result["dataset"] == column.dataset:
+                split = result["split"] if "shots" not in task or column.shots else f"k{task['shots']}"
+                out.append((run.row, run.seed, column.name, split, float(result[column.metric])))
+    return out
+
+
+def _harmonic_means(spec: TableSpec, records: pd.DataFrame) -> pd.DataFrame:
+    """HM per (row, seed) from subset-averaged base and novel accuracy."""
+    rows = []
+    for column in spec.columns:
+        if column.metric != "hm":
+            continue
+        parts = {c.metric: c.name for c in spec.columns if c.dataset == column.dataset and c.metric in ("base", "novel")}
+        if set(parts) != {"base", "novel"}:
+            continue
+        means = records[records.column.isin(parts.values())].groupby(["row", "seed", "column"])["value"].mean()
+        for (row, seed), group in means.groupby(level=["row", "seed"]):
+            values = {c: v for (_, _, c), v in group.items()}
+            base, novel = values.get(parts["base"]), values.get(parts["novel"])
+            if base is None or novel is None:
+                continue
+            hm = 0.0 if base + novel == 0 else 2 * base * novel / (base + novel)
+            rows.append((row, seed, column.name, "subsets", hm))
+    return pd.DataFrame(rows, columns=RECORD_COLUMNS)
+
+
+def collect(spec: TableSpec, runs: list[PlannedRun], runs_dir: Path, allow_partial: bool) -> tuple[pd.DataFrame, list[str]]:
+    """Records of a table and the list of missing metrics files (an error unless allow_partial)."""
+    rows, missing = [], []
+    for run in runs:
+        path = Path(runs_dir) / run.run_id / run.metrics_name
+        try:
+            metrics = read_metrics(path)
+        except FileNotFoundError:
+            missing.append(f"{path} (row {run.row!r}, seed {run.seed}{', ' + str(run.task_dict()) if run.task else ''})")
+            continue
+        rows += _column_records(spec, run, metrics)
+    if missing and not allow_partial:
+        raise TcclipError(f"table {spec.name}: {len(missing)} metrics files missing, e.g. {missing[0]}; "
+                          "run the DAG, or pass allow_partial to render what exists")
+    records = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    hm = _harmonic_means(spec, records)
+    if not hm.empty:
+        records = pd.concat([records, hm], ignore_index=True)
+    return records, missing

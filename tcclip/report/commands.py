@@ -1,0 +1,53 @@
+"""`tcclip table NAME`: gather a table's metrics into markdown, CSV and a figure;
+`tcclip plan`: list the runs every table needs (what the DAG will train)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _table(args: argparse.Namespace) -> int:
+    from tcclip.plan import workflow_config_from_file
+    from tcclip.report.build import build_table
+
+    wf = workflow_config_from_file(args.workflow_config)
+    missing = build_table(args.name, wf, allow_partial=args.allow_partial or None)
+    if missing:
+        print(f"tcclip: warning: table {args.name} is partial: {len(missing)} metrics files missing")
+    print(Path(wf.tables_dir) / f"{args.name}.md")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tcclip.plan import plan, workflow_config_from_file
+    from tcclip.report.tables import table_names
+
+    wf = workflow_config_from_file(args.workflow_config)
+    names = args.tables or wf.tables or table_names()
+    plans = plan(names, wf)
+    view = Table("table", "rows", "seeds", "tasks", "runs", "trainings")
+    unique: set[str] = set()
+    for name, runs in plans.items():
+        ids = {r.run_id for r in runs}
+        unique |= ids
+        view.add_row(name, str(len({r.row for r in runs})), str(len({r.seed for r in runs})),
+                     str(len({r.task for r in runs})), str(len(runs)), str(len(ids)))
+    Console().print(view)
+    print(f"{len(unique)} distinct trainings in all")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    table = subparsers.add_parser("table", help="gather a paper table from its runs' metrics")
+    table.add_argument("name", help="table name (ablations/tables/<name>.yaml)")
+    table.add_argument("--workflow-config", default="workflow/config/synthetic.yaml")
+    table.add_argument("--allow-partial", action="store_true", help="render even if some metrics are missing")
+    table.set_defaults(func=_table)
+    plan = subparsers.add_parser("plan", help="list the runs the tables need")
+    plan.add_argument("tables", nargs="*")
+    plan.add_argument("--workflow-config", default="workflow/config/synthetic.yaml")
+    plan.set_defaults(func=_plan)

@@ -1,0 +1,39 @@
+# The CLIP weights: pretrained by the DAG at the embedded scale, a user's file at the paper scale.
+
+BACKBONE = WF.backbone
+WEIGHTS = BACKBONE["weights"]
+WEIGHTS_READY = WEIGHTS if BACKBONE.get("pretrain") else f"{LOGS}/weights_check.ok"
+
+
+if BACKBONE.get("pretrain"):
+
+    rule pretrain_clip:
+        input:
+            CATALOG_READY,
+        output:
+            WEIGHTS,
+        params:
+            data=WF.synthetic["out"],
+            overrides=" ".join(BACKBONE.get("pretrain_overrides", [])),
+        log:
+            f"{LOGS}/pretrain_clip.log",
+        benchmark:
+            f"{BENCH}/pretrain_clip.tsv"
+        threads: WF.threads
+        shell:
+            "TCCLIP_THREADS={threads} tcclip pretrain-clip --data {params.data} --out {output} {params.overrides} > {log} 2>&1"
+
+else:
+
+    rule check_weights:
+        # Load the file into the named architecture once: a wrong file fails here, not in every job.
+        input:
+            WEIGHTS,
+        output:
+            touch(f"{LOGS}/weights_check.ok"),
+        params:
+            arch=BACKBONE["arch"],
+        log:
+            f"{LOGS}/weights_check.log",
+        shell:
+            "tcclip check-weights --arch {params.arch} --weights {input} > {log} 2>&1"
