@@ -15,6 +15,7 @@ from tcclip.errors import TcclipError
 
 # Modules that contribute sub-commands. Imported lazily so `tcclip --help` stays fast.
 COMMAND_MODULES = [
+    "tcclip.model.commands",  # check-weights
     "tcclip.data.commands",  # synth, data check, data index
     "tcclip.commands",  # train, evaluate, pretrain-clip, ...
     "tcclip.report.commands",  # table, plan

@@ -282,3 +282,14 @@ def test_vit_b16_geometry_runs_on_cpu():
         logits = model(torch.randn(1, 2, 3, 224, 224))
     assert out.context.shape == (1, 96, 512) and out.video.shape == (1, 512)
     assert logits.shape == (1, 2) and torch.isfinite(logits).all()
+
+
+def test_check_weights_command(tmp_path, capsys):
+    from tcclip.cli import main
+
+    path = tmp_path / "tiny.pt"
+    torch.save(build_clip(BackboneConfig(arch="tiny-clip-p8")).state_dict(), path)
+    assert main(["check-weights", "--arch", "tiny-clip-p8", "--weights", str(path)]) == 0
+    assert "fits tiny-clip-p8" in capsys.readouterr().out
+    assert main(["check-weights", "--arch", "ViT-B-16-quickgelu", "--weights", str(path)]) == 2
+    assert "does not fit architecture 'ViT-B-16-quickgelu'" in capsys.readouterr().err
