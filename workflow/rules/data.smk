@@ -26,11 +26,15 @@ rule check_data:
     output:
         touch(f"{LOGS}/data_check.ok"),
     params:
-        roots=" ".join(f"{name}={path}" for name, path in WF.roots.items()),
+        checks=" && ".join(
+            f"tcclip data check --catalog real --dataset {name} --root-of {name}={path} --workers {WF.threads}"
+            for name, path in WF.roots.items()
+        )
+        or "echo 'no data roots configured (config: roots)' && false",
     log:
         f"{LOGS}/data_check.log",
     benchmark:
         f"{BENCH}/data_check.tsv"
     threads: WF.threads
     shell:
-        "tcclip data check --catalog real --roots {params.roots} > {log} 2>&1"
+        "({params.checks}) > {log} 2>&1"
