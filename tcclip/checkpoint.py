@@ -27,6 +27,7 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, mode) as handle:
             write(handle)
             handle.flush()
@@ -41,6 +42,12 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

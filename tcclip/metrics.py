@@ -38,7 +38,7 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...
     """Top-k accuracy in percent over videos."""
     if len(labels) == 0:
         raise ValueError("no videos to score")
-    return {k: 100.0 * hit.float().mean().item() for k, hit in topk_correct(scores, labels, ks).items()}
+    return {k: 100.0 * int(hit.sum()) / len(labels) for k, hit in topk_correct(scores, labels, ks).items()}
 
 
 def harmonic_mean(base: float, novel: float) -> float:

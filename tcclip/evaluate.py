@@ -1,0 +1,264 @@
+"""Evaluation: multi-view scores per video, top-1/top-5 per eval set, metrics.json per run.
+
+For each eval set of the run's protocol task, the model's classes are reset to that
+set's class names (zero-shot: the target dataset's), every video's views (clips x
+crops) are scored and their softmax summed. The run's weights are the last or the best
+epoch's (as the protocol asks), optionally ensembled with CLIP (WiSE-FT) first.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+
+from tcclip.checkpoint import BEST, LAST, atomic_write_json, load_checkpoint
+from tcclip.config import config_hash, to_dict
+from tcclip.errors import TcclipError
+from tcclip.metrics import aggregate_views, harmonic_mean, mean_std, topk_correct
+from tcclip.model.video_clip import VideoCLIP
+from tcclip.run_config import RunConfig, load_resolved, resolve_task, run_id, training_identity
+from tcclip.runtime import Dist, configure_threads, seed_everything, setup_distributed
+from tcclip.wiseft import wise_ft
+
+log = logging.getLogger("tcclip.evaluate")
+METRICS_SCHEMA = 1
+TOPK = (1, 5)
+
+
+# ---------------------------------------------------------------- one set
+def predict(model: VideoCLIP, dataset, class_names: list[str], batch_size: int, rt: Dist,
+            workers: int = 0, amp: bool = False) -> dict:
+    """Summed per-view softmax scores of every video this process sees, gathered on all ranks.
+
+    Returns {"scores": (N, K), "labels": (N,), "index": (N,), "views": V, "skipped": [...],
+    "seconds": s} with videos in dataset order.
+    """
+    model.set_class_names(class_names)  # outside no_grad: training may reuse these tokens
+    model.eval()
+    with torch.no_grad():
+        out, skipped, views, seconds = _score_views(model, dataset, batch_size, rt, workers, amp, len(class_names))
+    if rt.enabled:
+        parts = [None] * rt.world_size
+        dist.all_gather_object(parts, (out, skipped, views))
+        out = {key: torch.cat([p[0][key] for p in parts]) for key in out}
+        skipped = [s for p in parts for s in p[1]]
+        views = max(p[2] for p in parts)
+        order = out["index"].argsort()
+        out = {key: value[order] for key, value in out.items()}
+    out.update(views=views, skipped=skipped, seconds=seconds)
+    return out
+
+
+def _score_views(model, dataset, batch_size, rt, workers, amp, k):
+    shard = dataset if not rt.enabled else Subset(dataset, range(rt.rank, len(dataset), rt.world_size))
+    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
+                        collate_fn=getattr(dataset, "collate", None))
+    scores, labels, index, skipped = [], [], [], []
+    views = 0
+    started = time.perf_counter()
+    for batch in loader:
+        skipped.extend(batch.get("skipped", []))
+        video = batch["video"]
+        if video.shape[0] == 0:
+            continue
+        b, views = video.shape[:2]
+        with torch.autocast(rt.device.type, enabled=amp and rt.device.type == "cuda"):
+            logits = model(video.to(rt.device, non_blocking=True).flatten(0, 1))
+        scores.append(aggregate_views(logits.float().view(b, views, -1)).cpu())
+        labels.append(batch["label"])
+        index.append(batch["index"])
+    seconds = time.perf_counter() - started
+    out = {
+        "scores": torch.cat(scores) if scores else torch.zeros(0, k),
+        "labels": torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long),
+        "index": torch.cat(index) if index else torch.zeros(0, dtype=torch.long),
+    }
+    return out, skipped, views, seconds
+
+
+def score(prediction: dict) -> dict:
+    """Top-1 / top-5 (in %) of a prediction; top-5 of a set with fewer classes is top-K."""
+    labels = prediction["labels"]
+    if len(labels) == 0:
+        raise TcclipError("no video of the eval set could be read")
+    hits = topk_correct(prediction["scores"], labels, TOPK)
+    num_classes = prediction["scores"].shape[1]
+    return {
+        "top1": 100.0 * int(hits[1].sum()) / len(labels),
+        "top5": 100.0 * int(hits[5].sum()) / len(labels),
+        "top5_k": min(5, num_classes),
+        "chance_top1": 100.0 / num_classes,
+        "videos": int(len(labels)),
+    }
+
+
+def evaluate_split(model: VideoCLIP, spec, cfg: RunConfig, rt: Dist) -> dict:
+    """One eval set (a resolved SplitSpec) -> its row of metrics.json."""
+    from tcclip.data.dataset import VideoDataset
+
+    data = cfg.data.replace(mode="test")
+    dataset = VideoDataset.from_split(spec, data)
+    names = spec.prompt_names(cfg.class_names)
+    prediction = predict(model, dataset, names, cfg.eval.batch_size, rt, cfg.eval.workers, cfg.train.amp)
+    row = {"dataset": spec.dataset, "split": spec.split, "classes": len(names), **score(prediction)}
+    row.update(
+        views=prediction["views"],
+        skipped_videos=len(prediction["skipped"]),
+        seconds=round(prediction["seconds"], 3),
+        videos_per_s=round(row["videos"] / max(prediction["seconds"], 1e-9), 2),
+    )
+    return row
+
+
+# ---------------------------------------------------------------- the run's weights
+def load_model(cfg: RunConfig, run_path: Path, checkpoint: str, wiseft: float | None, rt: Dist) -> tuple[VideoCLIP, dict]:
+    """The model with the run's weights (last/best epoch; CLIP's own when nothing was trained),
+    WiSE-FT-ensembled with the CLIP weights when ``wiseft`` is a ratio."""
+    model = VideoCLIP.build(cfg.model)
+    info: dict = {"checkpoint": None, "epoch": 0}
+    if cfg.train.epochs == 0:
+        if wiseft is not None:
+            info["wiseft_note"] = "nothing was trained: WiSE-FT of CLIP with itself is CLIP"
+        return model.to(rt.device), info
+    path = run_path / "checkpoints" / (BEST if checkpoint == "best" else LAST)
+    if not path.is_file():
+        raise TcclipError(f"{path}: no checkpoint; train the run first (tcclip train --config {run_path / 'config.yaml'})")
+    state = load_checkpoint(path)
+    if checkpoint == "last" and state.get("epoch") != cfg.train.epochs:
+        raise TcclipError(f"{path}: training stopped after epoch {state.get('epoch')} of {cfg.train.epochs}; "
+                          "finish it with tcclip train (it resumes)")
+    weights = state["model"]
+    if wiseft is not None:
+        # The CLIP side exactly as the model was initialised (same file, same fp16 rounding).
+        clip_init = {k: v.detach().clone() for k, v in model.clip.state_dict().items()}
+        weights, ensembled = wise_ft(weights, clip_init, wiseft)
+        info["wiseft_ensembled_tensors"] = len(ensembled)
+    model.load_state_dict(weights)
+    info.update(checkpoint=str(path), epoch=int(state.get("epoch", 0)))
+    if "top1" in state:
+        info["selection_top1"] = state["top1"]
+    return model.to(rt.device), info
+
+
+# ---------------------------------------------------------------- summaries
+def summarize(rows: list[dict], eval_keys: list[str]) -> dict:
+    """Per dataset: mean ± population std over its splits (the paper's zero-shot 'a ± b');
+    'all' = mean of the dataset means; base-to-novel: base, novel and HM."""
+    summary: dict = {}
+    by_dataset: dict[str, list[dict]] = {}
+    for key, row in zip(eval_keys, rows):
+        if key in ("base", "novel"):
+            summary[key] = {"top1": row["top1"], "top5": row["top5"]}
+        else:
+            by_dataset.setdefault(row["dataset"], []).append(row)
+    for dataset, group in by_dataset.items():
+        top1 = mean_std([r["top1"] for r in group])
+        top5 = mean_std([r["top5"] for r in group])
+        summary[dataset] = {"top1": top1[0], "top1_std": top1[1], "top5": top5[0], "top5_std": top5[1],
+                            "splits": [r["split"] for r in group]}
+    if len(by_dataset) > 1:
+        summary["all"] = {"top1": sum(s["top1"] for d, s in summary.items() if d in by_dataset) / len(by_dataset)}
+    if "base" in summary and "novel" in summary:
+        summary["hm"] = harmonic_mean(summary["base"]["top1"], summary["novel"]["top1"])
+    return summary
+
+
+def code_version() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("tcclip")
+    except PackageNotFoundError:
+        package = "unknown"
+    git = None
+    try:
+        root = Path(__file__).resolve().parent.parent
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, timeout=5)
+        if head.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            git = head.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"tcclip": package, "git": git, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def metrics_filename(wiseft: float | None) -> str:
+    return "metrics.json" if wiseft is None else f"metrics_wiseft{wiseft:g}.json"
+
+
+# ---------------------------------------------------------------- a whole run
+def evaluate_run(run_path: str | Path, overrides: list[str] | None = None, wiseft: float | None = None,
+                 out: str | Path | None = None) -> dict:
+    """Evaluate a trained (or untrained, epochs=0) run on every eval set of its task; write metrics JSON."""
+    run_path = Path(run_path)
+    config_file = run_path / "config.yaml"
+    if not config_file.is_file():
+        raise TcclipError(f"{run_path}: not a run directory (no config.yaml); create it with tcclip train")
+    cfg = load_resolved(config_file, overrides)
+    if run_id(cfg) != run_path.name:
+        raise TcclipError(f"overrides change the trained model (run id {run_id(cfg)}, not {run_path.name}); "
+                          "evaluate may only change evaluation settings (data views, eval.*)")
+    rt = setup_distributed(cfg.train.device)
+    threads = configure_threads()
+    seed_everything(cfg.seed)
+    task = resolve_task(cfg)
+    started = time.perf_counter()
+    model, weights = load_model(cfg, run_path, cfg.eval.checkpoint if cfg.train.epochs else "last", wiseft, rt)
+    rows = []
+    for key, spec in task.evals.items():
+        row = evaluate_split(model, spec, cfg, rt)
+        rows.append({"key": key, **row})
+        log.info("%s: top-1 %.2f top-5 %.2f (%d videos, %.1f videos/s)", key, row["top1"], row["top5"],
+                 row["videos"], row["videos_per_s"])
+    wall = time.perf_counter() - started
+    train_info = _train_info(run_path)
+    metrics = {
+        "schema": METRICS_SCHEMA,
+        "run_id": run_path.name,
+        "task": task.name,
+        "protocol": task.protocol,
+        "params": task.params,
+        "variant": "finetuned" if wiseft is None else "wiseft",
+        "wiseft_ratio": wiseft,
+        "weights": weights,
+        "seed": cfg.seed,
+        "views": {"clips": cfg.data.num_clips, "crops": cfg.data.num_crops, "sampling": cfg.data.view_sampling,
+                  "view_seed": cfg.data.view_seed, "frames": cfg.data.num_frames, "input_size": cfg.data.input_size},
+        "class_names": cfg.class_names,
+        "results": rows,
+        "summary": summarize(rows, [r["key"] for r in rows]),
+        "train": train_info,
+        "eval_wall_s": round(wall, 3),
+        "eval_videos_per_s": round(sum(r["videos"] for r in rows) / max(sum(r["seconds"] for r in rows), 1e-9), 2),
+        "config_hash": config_hash(training_identity(cfg)),
+        "config": to_dict(cfg),
+        "code_version": code_version(),
+        "host": {"device": str(rt.device), "world_size": rt.world_size, "threads": threads},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    target = Path(out) if out else run_path / metrics_filename(wiseft)
+    if rt.is_main:
+        atomic_write_json(metrics, target)
+    metrics["path"] = str(target)
+    return metrics
+
+
+def _train_info(run_path: Path) -> dict | None:
+    import json
+
+    path = run_path / "train.json"
+    if not path.is_file():
+        return None
+    info = json.loads(path.read_text())
+    return {key: info.get(key) for key in ("epochs", "updates", "wall_s", "final_loss", "videos_per_s", "best")}

@@ -1,0 +1,353 @@
+"""The run configuration: model + data + protocol task + training + evaluation + seed.
+
+Resolution order (later wins): dataclass defaults < the protocol file's settings at the
+catalog's scale (``training``/``testing``/``data``/``evaluation``, with its
+``embedded:`` block at the embedded scale) < run config files < ``key=value``
+overrides. ``model.preset`` (tc_clip, vifi_clip, vanilla_clip) expands to the preset's
+model section before the rest of ``model`` is merged over it.
+
+A run is named by ``run_id`` = the hash of what determines the trained weights (model,
+training data, training settings, seed, best-epoch selection), so one training serves
+every table and evaluation that needs it; evaluation-only and operational fields
+(views, batch sizes of evaluation, workers, output folder, video roots) are left out.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tcclip.config import config_hash, from_dict, load_yaml, merge, parse_overrides, to_dict
+from tcclip.data.dataset import DataConfig
+from tcclip.errors import ConfigError
+from tcclip.mixup import MixConfig
+from tcclip.model.video_clip import ModelConfig, model_preset
+
+RUN_CONFIG_DIR = Path(__file__).resolve().parent / "resources" / "runs"
+ONLY_EVAL = "only"
+
+# Fields that do not change the trained weights: left out of the run id.
+OPERATIONAL = {
+    "output": None,
+    "protocol": {"roots", "lists"},
+    "data": {"mode", "num_clips", "num_crops", "view_sampling", "view_seed", "on_error"},
+    "train": {"workers", "log_every", "device"},
+    "eval": {"batch_size", "workers", "checkpoint", "wiseft"},
+}
+
+
+@dataclass
+class ProtocolConfig:
+    name: str = "zero_shot"
+    """Protocol name (ablations/protocols/<name>.yaml) or a protocol file path."""
+    catalog: str = "real"
+    """Dataset catalog: 'real' (packaged) or a catalog YAML (the synthetic one: OUT/catalog.yaml)."""
+    dataset: str | None = None
+    """few_shot / base2novel: the dataset of the task to run."""
+    shots: int | None = None
+    """few_shot: K."""
+    subset: str | None = None
+    """base2novel: the training subset (s1, s2, s3)."""
+    kshot_source: Literal["given", "generate"] = "given"
+    kshot_seed: int = 0
+    roots: dict[str, str] = field(default_factory=dict)
+    """Video folder of each real dataset, e.g. {hmdb51: /data/hmdb51}."""
+    lists: dict[str, str] = field(default_factory=dict)
+    """Annotation lists not shipped, e.g. {k400/train: k400_train.txt}."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    """0: no training (vanilla CLIP rows)."""
+    warmup_epochs: float = 5.0
+    lr: float = 8e-6
+    """Base learning rate (CLIP weights, attention bias); prompt/VP parameters get prompt_lr_mult x."""
+    prompt_lr_mult: float = 10.0
+    min_lr_ratio: float = 0.01
+    weight_decay: float = 0.001
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    eps: float = 1e-8
+    total_batch: int = 256
+    """Videos per optimiser update; gradient accumulation reaches it."""
+    batch_size: int = 4
+    """Videos per forward pass per process (GPU)."""
+    mix: MixConfig = field(default_factory=MixConfig)
+    amp: bool = True
+    """torch.amp autocast + grad scaling on GPU; ignored on CPU."""
+    amp_dtype: Literal["float16", "bfloat16"] = "float16"
+    grad_clip: float | None = None
+    workers: int = 0
+    """DataLoader worker processes (0 on CPU: workers compete with training for the cores)."""
+    device: str = "auto"
+    log_every: int = 10
+    """Updates between two log lines."""
+
+    def validate(self) -> None:
+        if self.epochs < 0:
+            raise ConfigError(f"train.epochs: must be >= 0, got {self.epochs}")
+        if self.epochs and not 0 <= self.warmup_epochs <= self.epochs:
+            raise ConfigError(f"train.warmup_epochs: must be in [0, epochs={self.epochs}], got {self.warmup_epochs}")
+        if self.lr <= 0 or self.prompt_lr_mult <= 0:
+            raise ConfigError(f"train.lr and train.prompt_lr_mult must be > 0, got {self.lr}, {self.prompt_lr_mult}")
+        if self.batch_size < 1 or self.total_batch < 1:
+            raise ConfigError(f"train.batch_size and train.total_batch must be >= 1, got {self.batch_size}, {self.total_batch}")
+        if len(self.betas) != 2:
+            raise ConfigError(f"train.betas: expected two numbers, got {self.betas}")
+        if self.workers < 0:
+            raise ConfigError(f"train.workers: must be >= 0, got {self.workers}")
+
+
+@dataclass
+class EvalConfig:
+    batch_size: int = 8
+    """Videos per forward pass (each with clips x crops views)."""
+    workers: int = 0
+    checkpoint: Literal["last", "best"] = "last"
+    """Which weights to evaluate: the last epoch, or the best on ``select_on`` (protocol's choice)."""
+    select_on: str | None = None
+    """Eval key of the task that picks the best epoch during training (base2novel: 'base'), or
+    'only': the task's single eval set (few-shot)."""
+    eval_every_epochs: int = 1
+    """Validation period for best-epoch selection (the last epoch is always validated)."""
+    wiseft: float | None = None
+    """WiSE-FT ratio the protocol asks for (zero-shot: 0.7); `tcclip evaluate --wiseft` applies it."""
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    scale: Literal["auto", "paper", "embedded"] = "auto"
+    """Which protocol settings apply; 'auto' reads it from the catalog (which must then exist)."""
+    class_names: Literal["plain", "rephrased"] = "plain"
+    """Prompt class names: the label files' ('plain') or the LLM-rephrased descriptions."""
+    seed: int = 1
+    output: str = "results/runs"
+    """Folder that holds the run directories (each named by run_id)."""
+
+    def validate(self) -> None:
+        if self.eval.checkpoint == "best" and not self.eval.select_on:
+            raise ConfigError("eval.checkpoint=best needs eval.select_on (the eval set that picks the epoch)")
+        if self.eval.eval_every_epochs < 1:
+            raise ConfigError(f"eval.eval_every_epochs: must be >= 1, got {self.eval.eval_every_epochs}")
+
+
+# ---------------------------------------------------------------- protocol settings -> run config
+def _protocol_settings(raw: dict) -> dict:
+    """The protocol's settings at the catalog's scale, as a RunConfig-shaped dict."""
+    from tcclip.data.catalog import Catalog
+    from tcclip.data.protocols import Protocol
+
+    section = raw.get("protocol") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"protocol: expected a mapping, got {section!r}")
+    protocol = Protocol.load(section.get("name", ProtocolConfig.name))
+    scale = raw.get("scale", "auto")
+    if scale == "auto":  # needs the catalog file; shipped run configs name the scale instead
+        scale = Catalog.load(section.get("catalog", ProtocolConfig.catalog)).scale
+    settings = protocol.settings(scale)
+    where = f"{protocol.path}"
+    out: dict = {"scale": scale, "train": _training_section(settings["training"], where),
+                 "data": dict(settings["data"])}
+    testing = settings["testing"]
+    for key in ("num_clips", "num_crops", "view_sampling", "view_seed"):
+        if key in testing:
+            out["data"][key] = testing[key]
+    extra = sorted(set(testing) - {"num_clips", "num_crops", "view_sampling", "view_seed"})
+    if extra:
+        raise ConfigError(f"{where}: testing.{extra[0]}: not a test-view setting (num_clips, num_crops, view_sampling, view_seed)")
+    evaluation = settings["evaluation"]
+    out["eval"] = {}
+    choice = evaluation.get("checkpoint", "last")
+    if choice == "best_epoch":
+        out["eval"].update(checkpoint="best", select_on=ONLY_EVAL)
+    elif choice == "best_base_epoch":
+        out["eval"].update(checkpoint="best", select_on="base")
+    elif choice != "last":
+        raise ConfigError(f"{where}: evaluation.checkpoint: expected last, best_epoch or best_base_epoch, got {choice!r}")
+    if "eval_every_epochs" in evaluation:
+        out["eval"]["eval_every_epochs"] = evaluation["eval_every_epochs"]
+    if evaluation.get("wise_ft") is not None:
+        out["eval"]["wiseft"] = evaluation["wise_ft"]
+    if "class_names" in evaluation:
+        out["class_names"] = evaluation["class_names"]
+    return out
+
+
+_TRAINING_KEYS = {
+    "epochs": "epochs", "warmup_epochs": "warmup_epochs", "base_lr": "lr", "total_batch": "total_batch",
+    "min_lr_ratio": "min_lr_ratio", "prompt_lr_mult": "prompt_lr_mult", "amp": "amp",
+}
+_MIX_KEYS = {"mixup": "mixup_alpha", "cutmix": "cutmix_alpha", "label_smoothing": "label_smoothing",
+             "mix_switch_prob": "switch_prob"}
+
+
+def _training_section(training: dict, where: str) -> dict:
+    out: dict = {}
+    for key, value in training.items():
+        if key in _TRAINING_KEYS:
+            out[_TRAINING_KEYS[key]] = value
+        elif key in _MIX_KEYS:
+            out.setdefault("mix", {})[_MIX_KEYS[key]] = value
+        elif key == "optimizer":
+            optimizer = dict(value or {})
+            name = str(optimizer.pop("name", "adamw")).lower()
+            if name != "adamw":
+                raise ConfigError(f"{where}: training.optimizer.name: only adamw is implemented, got {name!r}")
+            for sub in ("betas", "eps", "weight_decay"):
+                if sub in optimizer:
+                    out[sub] = optimizer.pop(sub)
+            if optimizer:
+                raise ConfigError(f"{where}: training.optimizer.{next(iter(optimizer))}: unknown; valid: name, betas, eps, weight_decay")
+        else:
+            valid = ", ".join([*_TRAINING_KEYS, *_MIX_KEYS, "optimizer"])
+            raise ConfigError(f"{where}: training.{key}: unknown setting; valid: {valid}")
+    return out
+
+
+_FLOAT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)$")
+
+
+def parse_cli_overrides(overrides: list[str]) -> dict:
+    """tcclip.config.parse_overrides, plus '1e-4' read as a number (YAML 1.1 reads it as a string)."""
+
+    def numbers(node):
+        if isinstance(node, dict):
+            return {k: numbers(v) for k, v in node.items()}
+        if isinstance(node, str) and _FLOAT.match(node):
+            return float(node)
+        return node
+
+    return numbers(parse_overrides(overrides))
+
+
+def _expand_model_preset(model: dict) -> dict:
+    model = dict(model or {})
+    preset = model.pop("preset", None)
+    if preset is None:
+        return model
+    if not isinstance(preset, str):
+        raise ConfigError(f"model.preset: expected a preset name, got {preset!r}")
+    return merge(model_preset(preset), model)
+
+
+def run_config_path(name_or_path: str | Path) -> Path:
+    """A run config file, or a bare name of one shipped in tcclip/resources/runs (embedded, paper)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    shipped = RUN_CONFIG_DIR / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in RUN_CONFIG_DIR.glob("*.yaml")))
+    raise ConfigError(f"run config {name_or_path!r}: not a file and not a shipped config ({known})")
+
+
+def resolve_run_config(sources: list[str | Path | dict], overrides: list[str] | None = None) -> RunConfig:
+    """Defaults < protocol settings < config files/dicts (in order) < key=value overrides."""
+    raw: dict = {}
+    for source in sources:
+        raw = merge(raw, source if isinstance(source, dict) else load_yaml(run_config_path(source)))
+    if overrides:
+        raw = merge(raw, parse_cli_overrides(overrides))
+    raw = dict(raw)
+    raw["model"] = _expand_model_preset(raw.get("model") or {})
+    resolved = merge(_protocol_settings(raw), raw)
+    cfg = from_dict(RunConfig, resolved)
+    cfg.data = cfg.data.replace(mode="train")
+    return cfg
+
+
+def load_resolved(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """A run directory's config.yaml (already resolved: no protocol merge), plus overrides."""
+    raw = load_yaml(path)
+    if overrides:
+        raw = merge(raw, parse_cli_overrides(overrides))
+    raw["model"] = _expand_model_preset(raw.get("model") or {})
+    return from_dict(RunConfig, raw)
+
+
+def training_identity(cfg: RunConfig) -> dict:
+    """The part of the config that determines the trained weights."""
+    data = to_dict(cfg)
+    for section, keys in OPERATIONAL.items():
+        if keys is None:
+            data.pop(section, None)
+            continue
+        for key in keys:
+            data[section].pop(key, None)
+    if cfg.train.epochs == 0:  # nothing is trained: training settings cannot matter
+        data["train"] = {"epochs": 0}
+        data["eval"].pop("select_on", None)
+        data["eval"].pop("eval_every_epochs", None)
+    return data
+
+
+def run_id(cfg: RunConfig) -> str:
+    return config_hash(training_identity(cfg))
+
+
+def run_dir(cfg: RunConfig) -> Path:
+    return Path(cfg.output) / run_id(cfg)
+
+
+def to_yaml_dict(cfg: RunConfig) -> dict:
+    return copy.deepcopy(to_dict(cfg))
+
+
+def replace(cfg: RunConfig, **sections) -> RunConfig:
+    return dataclasses.replace(cfg, **sections)
+
+
+# ---------------------------------------------------------------- the concrete task
+def resolve_task(cfg: RunConfig, strict: bool = True):
+    """The protocol task this run trains and evaluates (tcclip.data.protocols.Task).
+
+    Every dataset, split, list and label file is checked here, before any training:
+    a missing one is a one-line error.
+    """
+    from tcclip.data.catalog import Catalog
+    from tcclip.data.protocols import Protocol
+
+    p = cfg.protocol
+    catalog = Catalog.load(p.catalog, roots=p.roots or None, lists=p.lists or None)
+    if cfg.scale not in ("auto", catalog.scale):
+        raise ConfigError(f"scale={cfg.scale} but the catalog {catalog.path} is at the {catalog.scale} scale")
+    tasks = Protocol.load(p.name).tasks(
+        catalog, scale=catalog.scale,
+        datasets=[p.dataset] if p.dataset else None,
+        shots=[p.shots] if p.shots is not None else None,
+        subsets=[p.subset] if p.subset else None,
+        kshot_source=p.kshot_source, kshot_seed=p.kshot_seed,
+        workdir=Path(cfg.output) / "_kshot", strict=strict,
+    )
+    if len(tasks) != 1:
+        names = ", ".join(t.name for t in tasks)
+        raise ConfigError(f"protocol {p.name}: {len(tasks)} tasks match ({names}); pick one with "
+                          "protocol.dataset / protocol.shots / protocol.subset")
+    task = tasks[0]
+    select_key(cfg, task)  # a selection set that does not exist is an error now, not after epoch 1
+    return task
+
+
+def select_key(cfg: RunConfig, task) -> str | None:
+    """The eval key that picks the best epoch, or None when the last epoch is used."""
+    key = cfg.eval.select_on
+    if not key or cfg.train.epochs == 0:
+        return None
+    if key == ONLY_EVAL:
+        if len(task.evals) != 1:
+            raise ConfigError(f"eval.select_on=only but task {task.name} has {len(task.evals)} eval sets "
+                              f"({', '.join(task.evals)}); name one")
+        return next(iter(task.evals))
+    if key not in task.evals:
+        raise ConfigError(f"eval.select_on={key!r}: task {task.name} has eval sets {', '.join(task.evals)}")
+    return key

@@ -1,0 +1,352 @@
+"""Fine-tuning loop: AdamW + warmup-cosine per update, gradient accumulation to the total
+batch, mixup/cutmix/label smoothing, torch.amp on GPU, DDP under torchrun, a checkpoint
+per epoch and exact resumption.
+
+Reproducibility: every epoch reseeds all generators from (run seed, epoch[, rank]), so
+an epoch's random stream does not depend on what ran before it; resuming from the
+checkpoint of epoch e replays epochs e+1.. exactly as an uninterrupted run (bitwise on
+CPU). Data loader workers are not persistent for the same reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+
+import yaml
+
+from tcclip.checkpoint import BEST, LAST, atomic_torch_save, atomic_write_json, atomic_write_text, load_checkpoint
+from tcclip.config import to_dict
+from tcclip.errors import TcclipError
+from tcclip.mixup import mix_batch, soft_cross_entropy
+from tcclip.model.video_clip import VideoCLIP
+from tcclip.optim import WarmupCosine, build_optimizer
+from tcclip.run_config import RunConfig, TrainConfig, resolve_task, run_dir, run_id, select_key
+from tcclip.runtime import (Dist, configure_threads, derived_seed, seed_everything, seed_worker, setup_distributed,
+                            setup_logging)
+
+log = logging.getLogger("tcclip.train")
+
+
+class TrainingDiverged(TcclipError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class FitResult:
+    epochs: int
+    updates: int
+    history: list[dict] = field(default_factory=list)
+    best: dict | None = None
+    resumed_from: int = 0
+    wall_s: float = 0.0
+
+
+Validator = Callable[[nn.Module, int], "float | None"]
+"""(model, epochs done) -> top-1 on the selection set, or None to skip this epoch; runs on every rank."""
+
+
+def batch_plan(cfg: TrainConfig, dataset_size: int, world_size: int) -> tuple[int, int]:
+    """(accumulation steps, optimiser updates per epoch) for the total batch."""
+    per_step = cfg.batch_size * world_size
+    if cfg.total_batch % per_step:
+        raise TcclipError(
+            f"train.total_batch={cfg.total_batch} is not a multiple of train.batch_size x processes "
+            f"= {cfg.batch_size} x {world_size}; choose values so that the accumulation is whole"
+        )
+    accumulation = cfg.total_batch // per_step
+    updates = dataset_size // cfg.total_batch
+    if updates < 1:
+        raise TcclipError(
+            f"the training set has {dataset_size} videos, fewer than one total batch ({cfg.total_batch}); "
+            "lower train.total_batch"
+        )
+    return accumulation, updates
+
+
+def _loader(dataset: Dataset, cfg: TrainConfig, rt: Dist, seed: int, epoch: int) -> DataLoader:
+    """A fresh loader per epoch, shuffled by a generator seeded from (seed, epoch)."""
+    generator = torch.Generator().manual_seed(derived_seed(seed, epoch, 1))
+    if rt.enabled:
+        sampler = DistributedSampler(dataset, num_replicas=rt.world_size, rank=rt.rank, shuffle=True,
+                                     seed=seed, drop_last=True)
+        sampler.set_epoch(epoch)
+    else:
+        sampler = RandomSampler(dataset, generator=generator)
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        collate_fn=getattr(dataset, "collate", None),
+        drop_last=True,
+        generator=generator,
+        worker_init_fn=seed_worker,
+        persistent_workers=False,
+        pin_memory=rt.device.type == "cuda",
+    )
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
+        TextColumn("{task.fields[speed]} vid/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+        disable=not enabled, transient=False,
+    )
+
+
+class Trainer:
+    """Fits one model; owns the optimiser, the schedule and the run's checkpoints."""
+
+    def __init__(self, model: nn.Module, dataset: Dataset, num_classes: int, cfg: TrainConfig, seed: int,
+                 checkpoint_dir: Path, rt: Dist, config_hash: str = "", validator: Validator | None = None):
+        self.model, self.dataset, self.num_classes = model, dataset, num_classes
+        self.cfg, self.seed, self.rt = cfg, seed, rt
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.config_hash = config_hash
+        self.validator = validator
+        self.accumulation, self.updates_per_epoch = batch_plan(cfg, len(dataset), rt.world_size)
+        self.total_updates = cfg.epochs * self.updates_per_epoch
+        self.schedule = WarmupCosine(cfg.lr, self.total_updates, round(cfg.warmup_epochs * self.updates_per_epoch),
+                                     cfg.min_lr_ratio)
+        model.to(rt.device)
+        self.optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.prompt_lr_mult,
+                                         tuple(cfg.betas), cfg.eps)
+        self.use_amp = cfg.amp and rt.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if cfg.amp_dtype == "bfloat16" else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        self.net = model
+        if rt.enabled:
+            # The first layer's bias has no context keys to act on: some parameters get no gradient.
+            self.net = nn.parallel.DistributedDataParallel(
+                model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
+                find_unused_parameters=True, broadcast_buffers=False)
+        self.epoch = 0
+        self.update = 0
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.wall_s = 0.0  # training time summed over every (resumed) session
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "update": self.update,
+            "history": self.history,
+            "best": self.best,
+            "wall_s": self.wall_s,
+            "config_hash": self.config_hash,
+            "total_epochs": self.cfg.epochs,
+        }
+
+    def load_state(self, state: dict, source: Path) -> None:
+        if self.config_hash and state.get("config_hash") not in (None, self.config_hash):
+            raise TcclipError(f"{source}: checkpoint of another configuration ({state.get('config_hash')}, "
+                              f"this run is {self.config_hash}); use another run directory or --resume never")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.update = int(state["epoch"]), int(state["update"])
+        self.history, self.best = list(state["history"]), state.get("best")
+        self.wall_s = float(state.get("wall_s", 0.0))
+
+    def resume(self, resume: str) -> int:
+        """'auto': from checkpoints/last.pt if present; 'never': from scratch; else a file path."""
+        if resume == "never":
+            return 0
+        path = self.checkpoint_dir / LAST if resume == "auto" else Path(resume)
+        if resume == "auto" and not path.is_file():
+            return 0
+        self.load_state(load_checkpoint(path), path)
+        log.info("resumed from %s: %d of %d epochs done", path, self.epoch, self.cfg.epochs)
+        return self.epoch
+
+    def save(self) -> None:
+        if self.rt.is_main:
+            atomic_torch_save(self.state(), self.checkpoint_dir / LAST)
+        self.rt.barrier()
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, resume: str = "auto") -> FitResult:
+        start_epoch = self.resume(resume)
+        started = time.perf_counter()
+        show = self.rt.is_main and sys.stderr.isatty()
+        with _progress(show) as progress:
+            for epoch in range(start_epoch, self.cfg.epochs):
+                tic = time.perf_counter()
+                record = self._train_epoch(epoch, progress)
+                self.epoch = epoch + 1
+                if self.validator is not None:
+                    self._select(record)
+                self.wall_s += time.perf_counter() - tic
+                self.history.append(record)
+                log.info("epoch %d/%d: loss %.4f, %.1f videos/s, %.1f s%s", self.epoch, self.cfg.epochs,
+                         record["loss"], record["videos_per_s"], record["seconds"],
+                         f", selection top-1 {record['select_top1']:.2f}" if "select_top1" in record else "")
+                self.save()
+        return FitResult(self.epoch, self.update, self.history, self.best, start_epoch, time.perf_counter() - started)
+
+    def _select(self, record: dict) -> None:
+        """Best-epoch selection: score on the selection set, keep the best weights."""
+        self.model.eval()
+        score = self.validator(self.model, self.epoch)
+        if score is None:
+            return
+        record["select_top1"] = score
+        if self.best is None or score > self.best["top1"]:
+            self.best = {"epoch": self.epoch, "top1": score}
+            if self.rt.is_main:
+                atomic_torch_save({"model": self.model.state_dict(), "epoch": self.epoch, "top1": score,
+                                   "config_hash": self.config_hash}, self.checkpoint_dir / BEST)
+        self.rt.barrier()
+
+    def _train_epoch(self, epoch: int, progress) -> dict:
+        cfg, rt = self.cfg, self.rt
+        seed_everything(derived_seed(self.seed, epoch, rt.rank))
+        mix_rng = np.random.default_rng(derived_seed(self.seed, epoch, rt.rank, 2))
+        loader = _loader(self.dataset, cfg, rt, self.seed, epoch)
+        self.net.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        steps = self.updates_per_epoch * self.accumulation
+        task = progress.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=self.updates_per_epoch,
+                                 loss="-", lr="-", speed="-")
+        losses: list[float] = []
+        update_loss, videos, skipped = 0.0, 0, 0
+        started = time.perf_counter()
+        for step, batch in enumerate(loader):
+            if step >= steps:  # the tail that does not fill a whole update
+                break
+            skipped += len(batch.get("skipped", []))
+            video = batch["video"].to(rt.device, non_blocking=True)
+            labels = batch["label"].to(rt.device, non_blocking=True)
+            last_micro = (step + 1) % self.accumulation == 0
+            if video.shape[0] > 0:
+                video, target = mix_batch(video, labels, self.num_classes, cfg.mix, mix_rng)
+                sync = last_micro or not rt.enabled
+                context = self.net.no_sync() if not sync else contextlib.nullcontext()
+                with context, torch.autocast(rt.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+                    loss = soft_cross_entropy(self.net(video), target)
+                    if not torch.isfinite(loss):
+                        raise TrainingDiverged(
+                            f"loss is {loss.item()} at epoch {epoch + 1}, update {self.update + 1}, step {step + 1} "
+                            f"(lr {self.optimizer.param_groups[0]['lr']:.3g}); lower train.lr, check the data, "
+                            "or set train.amp=false")
+                    self.scaler.scale(loss / self.accumulation).backward()
+                update_loss += loss.item() / self.accumulation
+                videos += video.shape[0]
+            if not last_micro:
+                continue
+            lr = self.schedule.apply(self.optimizer, self.update)
+            if cfg.grad_clip:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.update += 1
+            losses.append(update_loss)
+            speed = videos * rt.world_size / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=1, loss=f"{update_loss:.4f}", lr=f"{lr:.2e}", speed=f"{speed:.1f}")
+            if cfg.log_every and self.update % cfg.log_every == 0:
+                log.info("epoch %d update %d/%d: loss %.4f lr %.3g %.1f videos/s", epoch + 1, self.update,
+                         self.total_updates, update_loss, lr, speed)
+            update_loss = 0.0
+        progress.remove_task(task)
+        seconds = time.perf_counter() - started
+        return {
+            "epoch": epoch + 1,
+            "loss": float(np.mean(losses)) if losses else math.nan,
+            "last_loss": losses[-1] if losses else math.nan,
+            "lr": self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_scale", 1.0),
+            "updates": self.update,
+            "seconds": seconds,
+            "videos_per_s": videos * rt.world_size / max(seconds, 1e-9),
+            "skipped_videos": skipped,
+        }
+
+
+
+# ---------------------------------------------------------------- a whole run
+def prepare_run(cfg: RunConfig) -> tuple[Path, object]:
+    """Check everything that can be checked before training (task, data files, selection set),
+    create the run directory and write its resolved config.yaml. Returns (run dir, task)."""
+    task = resolve_task(cfg)
+    path = run_dir(cfg)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), path / "config.yaml")
+    return path, task
+
+
+def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
+    """Train the run of ``cfg`` (resuming where it stopped) and write train.json; returns the run dir."""
+    rt = setup_distributed(cfg.train.device)
+    threads = configure_threads()
+    path, task = prepare_run(cfg)
+    setup_logging(path / "train.log", rt.is_main)
+    done = path / "train.json"
+    log.info("run %s: task %s, seed %d, %s, %d threads, %d process(es)", path, task.name, cfg.seed, rt.device,
+             threads, rt.world_size)
+    if cfg.train.epochs == 0:  # vanilla rows: CLIP as it is; the run exists only to be evaluated
+        VideoCLIP.build(cfg.model)  # a weights file of another architecture fails here, not at evaluation
+        if rt.is_main:
+            atomic_write_json({"epochs": 0, "updates": 0, "wall_s": 0.0, "final_loss": None, "history": []}, done)
+        return path
+
+    from tcclip.data.dataset import VideoDataset
+    from tcclip.evaluate import predict, score
+
+    seed_everything(cfg.seed)  # model initialisation (prompt vectors, VP copies) is seeded too
+    model = VideoCLIP.build(cfg.model)
+    train_names = task.train.prompt_names(cfg.class_names)
+    model.set_class_names(train_names)
+    dataset = VideoDataset.from_split(task.train, cfg.data.replace(mode="train"))
+
+    validator = None
+    key = select_key(cfg, task)
+    if key is not None:
+        spec = task.evals[key]
+        val_set = VideoDataset.from_split(spec, cfg.data.replace(mode="test"))
+        val_names = spec.prompt_names(cfg.class_names)
+        every = cfg.eval.eval_every_epochs
+
+        def validator(m: nn.Module, epoch: int) -> float | None:
+            if epoch % every and epoch != cfg.train.epochs:
+                return None
+            top1 = score(predict(m, val_set, val_names, cfg.eval.batch_size, rt, cfg.eval.workers, cfg.train.amp))["top1"]
+            m.set_class_names(train_names)
+            return top1
+
+    trainer = Trainer(model, dataset, len(train_names), cfg.train, cfg.seed, path / "checkpoints", rt,
+                      config_hash=run_id(cfg), validator=validator)
+    result = trainer.fit(resume)
+    if rt.is_main:
+        last = result.history[-1] if result.history else {}
+        atomic_write_json({
+            "epochs": result.epochs,
+            "updates": result.updates,
+            "wall_s": round(trainer.wall_s, 3),
+            "final_loss": last.get("loss"),
+            "videos_per_s": last.get("videos_per_s"),
+            "best": result.best,
+            "selection_set": key,
+            "history": result.history,
+        }, done)
+    log.info("run %s trained: %d epochs in %.1f s", path, result.epochs, trainer.wall_s)
+    return path

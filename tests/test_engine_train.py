@@ -1,0 +1,92 @@
+"""The training loop on a micro model and tensor data: learning, determinism, exact resumption."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from test_model import micro_model
+from tcclip.checkpoint import LAST, load_checkpoint
+from tcclip.mixup import MixConfig
+from tcclip.run_config import TrainConfig
+from tcclip.runtime import Dist
+from tcclip.train import Trainer, TrainingDiverged, batch_plan
+
+
+class ToyVideos(torch.utils.data.Dataset):
+    """3 classes, each a fixed random clip plus per-item noise drawn from torch's global RNG
+    (like the real dataset's augmentation), so that reseeding matters."""
+
+    def __init__(self, n: int = 24, crash_at: int | None = None, nan: bool = False):
+        g = torch.Generator().manual_seed(0)
+        self.labels = torch.randint(0, 3, (n,), generator=g)
+        self.base = torch.randn(3, 1, 3, 32, 32, generator=g)
+        self.calls, self.crash_at, self.nan = 0, crash_at, nan
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        self.calls += 1
+        if self.crash_at is not None and self.calls == self.crash_at:
+            raise KeyboardInterrupt("simulated kill")
+        y = int(self.labels[i])
+        video = self.base[y].expand(4, 3, 32, 32) + 0.5 * torch.randn(4, 3, 32, 32)
+        if self.nan:
+            video = video * float("nan")
+        return {"video": video, "label": y, "index": i}
+
+
+def config(**changes) -> TrainConfig:
+    values = dict(epochs=3, warmup_epochs=1, lr=1e-3, total_batch=8, batch_size=4, amp=False, log_every=0,
+                  mix=MixConfig(mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5, label_smoothing=0.1))
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def fit(tmp_path, dataset=None, resume="auto", **changes):
+    model = micro_model()
+    trainer = Trainer(model, dataset or ToyVideos(), 3, config(**changes), seed=7, checkpoint_dir=tmp_path, rt=Dist())
+    return trainer.fit(resume), model
+
+
+def test_batch_plan_accumulates_to_total_batch():
+    assert batch_plan(config(total_batch=16, batch_size=4), 40, 1) == (4, 2)
+    assert batch_plan(config(total_batch=16, batch_size=4), 40, 2) == (2, 2)
+    with pytest.raises(Exception, match="multiple"):
+        batch_plan(config(total_batch=10, batch_size=4), 40, 1)
+    with pytest.raises(Exception, match="fewer than one total batch"):
+        batch_plan(config(total_batch=64, batch_size=4), 40, 1)
+
+
+def test_loss_goes_down_and_checkpoint_is_written(tmp_path):
+    result, _ = fit(tmp_path, epochs=4, mix=MixConfig(0.0, 0.0, 0.5, 0.0))
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < losses[0]
+    state = load_checkpoint(tmp_path / LAST)
+    assert state["epoch"] == 4 and state["update"] == 4 * 3
+
+
+def test_same_seed_same_weights(tmp_path):
+    _, a = fit(tmp_path / "a")
+    _, b = fit(tmp_path / "b")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+
+
+def test_crash_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
+    _, straight = fit(tmp_path / "straight")
+    # 24 videos per epoch: item 24 + 10 is in the middle of epoch 2.
+    with pytest.raises(KeyboardInterrupt):
+        fit(tmp_path / "resumed", dataset=ToyVideos(crash_at=34))
+    assert load_checkpoint(tmp_path / "resumed" / LAST)["epoch"] == 1
+    result, resumed = fit(tmp_path / "resumed")
+    assert result.resumed_from == 1 and len(result.history) == 3
+    for (name, x), y in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(x, y), name
+
+
+def test_nan_loss_stops_with_the_step(tmp_path):
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 1, update 1, step 1"):
+        fit(tmp_path, dataset=ToyVideos(nan=True))
+
