@@ -15,7 +15,7 @@ from PIL import Image
 from tcclip.data.annotations import load_class_names, read_annotation_list
 from tcclip.data.catalog import Catalog
 from tcclip.data.splits import k_shot
-from tcclip.data.synthetic import SIZES, SynthBenchmark, generate, render_job_frames
+from tcclip.data.synthetic import SIZES, SynthBenchmark, generate, render_job_frames, rerender
 from tcclip.data.synthetic_render import render_reversal
 from tcclip.data.synthetic_vocab import COLOURS, MOTIONS, SHAPES, ReversalClass
 from tcclip.data.video import open_video
@@ -52,6 +52,13 @@ def test_decoded_videos_match_the_render(synth_tiny, backend):
         assert np.abs(decoded - rendered).mean() < 4.0
         mse = np.mean((decoded - rendered) ** 2)
         assert 10 * np.log10(255**2 / mse) > 28
+
+
+def test_rerender_by_path(synth_tiny):
+    rel = read_annotation_list(synth_tiny / "splits/ssv2_splits/validation.txt")[0].path
+    frames = rerender(synth_tiny, f"videos/ssv2/{rel}")
+    decoded = open_video(synth_tiny / "videos/ssv2" / rel, "decord").get_batch(range(len(frames)))
+    assert np.abs(decoded.astype(float) - frames).mean() < 4.0
 
 
 def test_every_split_matches_its_label_file_and_files(synth_tiny):

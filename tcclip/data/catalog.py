@@ -173,7 +173,10 @@ class Catalog:
         where = f"{self.path}: datasets.{dataset}.splits.{split}"
         if not entry.get("list"):
             note = f" ({entry['note']})" if entry.get("note") else ""
-            raise CatalogError(f"{where}: no annotation list{note}; pass lists={{'{dataset}/{split}': PATH}}")
+            raise CatalogError(
+                f"{where}: no annotation list{note}; give it as lists={{'{dataset}/{split}': FILE}} "
+                f"(CLI --list {dataset}/{split}=FILE, workflow config data.lists)"
+            )
         annotation_list = self._file(entry["list"], f"{where}.list")
         label_file = self._file(entry.get("labels") or info.get("labels"), f"{where}.labels (or datasets.{dataset}.labels)")
         rephrased = entry.get("rephrased", info.get("rephrased") if "labels" not in entry else None)
@@ -186,7 +189,7 @@ class Catalog:
         elif strict:
             raise CatalogError(
                 f"{self.path}: dataset {dataset!r} has no video root; set it (roots={{'{dataset}': DIR}}, "
-                f"workflow config data.roots.{dataset})"
+                f"CLI --root-of {dataset}=DIR, workflow config data.roots.{dataset})"
             )
         else:
             video_root = None

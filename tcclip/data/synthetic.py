@@ -229,14 +229,20 @@ class SynthBenchmark:
         start = time.perf_counter()
         self._prepare_out()
         self.plan_videos()
-        say(f"rendering {len(self.video_jobs)} videos with {workers} worker(s)")
-        frame_counts = self._run("video", self.video_jobs, workers)
-        image_rows = []
-        if images:
-            image_jobs, image_rows = self._plan_images()
-            say(f"rendering {len(image_jobs)} images")
-            self._run("image", image_jobs, workers)
-            self._write_captions(image_rows)
+        image_jobs, image_rows = self._plan_images() if images else ([], [])
+        # spawn, not fork: the caller may hold torch/OpenMP threads, which fork can deadlock
+        pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+                if workers > 1 else None)
+        try:
+            say(f"rendering {len(self.video_jobs)} videos with {workers} worker(s)")
+            frame_counts = self._run("video", self.video_jobs, pool)
+            if images:
+                say(f"rendering {len(image_jobs)} images")
+                self._run("image", image_jobs, pool)
+                self._write_captions(image_rows)
+        finally:
+            if pool is not None:
+                pool.shutdown()
         say("writing lists, label files and catalog")
         self._write_k400()
         for dataset in ("hmdb51", "ucf101"):
@@ -263,18 +269,14 @@ class SynthBenchmark:
                     target.unlink()
         self.out.mkdir(parents=True, exist_ok=True)
 
-    def _run(self, kind: str, jobs: list, workers: int) -> list:
-        for job in jobs:
-            Path(job.path).parent.mkdir(parents=True, exist_ok=True)
+    def _run(self, kind: str, jobs: list, pool: ProcessPoolExecutor | None) -> list:
+        for folder in {Path(job.path).parent for job in jobs}:
+            folder.mkdir(parents=True, exist_ok=True)
         chunk = 24
         chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
-        if workers <= 1 or len(chunks) <= 1:
+        if pool is None:
             return [r for c in chunks for r in _run_chunk(kind, c)]
-        # spawn, not fork: the caller may hold torch/OpenMP threads, which fork can deadlock
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            results = pool.map(_run_chunk, [kind] * len(chunks), chunks)
-            return [r for part in results for r in part]
+        return [r for part in pool.map(_run_chunk, [kind] * len(chunks), chunks) for r in part]
 
     def _labels(self, name: str, classes: list) -> tuple[Path, Path]:
         """labels/<name>_labels.csv and its rephrased JSON twin."""
@@ -484,6 +486,23 @@ def _caption(colour, shape, size, position, wall, rng) -> str:
     if wall:
         text += " in front of a wall"
     return text
+
+
+def rerender(out: str | Path, video: str | Path) -> np.ndarray:
+    """The frames rendered for one video of a generated benchmark, (T, 72, 72, 3) uint8.
+
+    ``video`` is the file's path (absolute, or relative to ``out``); seed and size come
+    from ``out/manifest.json``. Decoding the file should give these pixels back closely.
+    """
+    out = Path(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    bench = SynthBenchmark(out, manifest["seed"], manifest["size"])
+    bench.plan_videos()
+    wanted = Path(video) if Path(video).is_absolute() else out / video
+    for job in bench.video_jobs:
+        if Path(job.path) == wanted:
+            return render_job_frames(job)
+    raise DataError(f"{video}: not a video of the synthetic benchmark in {out}")
 
 
 def generate(out: str | Path, seed: int = 0, size: str = "default", workers: int | None = None,

@@ -174,7 +174,9 @@ class PyAVReader:
         decoded = 0
         try:
             with av.open(self.path) as container:
-                for position, frame in enumerate(container.decode(video=0)):
+                stream = container.streams.video[0]
+                stream.codec_context.thread_count = 1  # parallelism comes from DataLoader workers
+                for position, frame in enumerate(container.decode(stream)):
                     decoded = position + 1
                     if position in wanted:
                         frames[position] = frame.to_ndarray(format="rgb24")
