@@ -148,3 +148,25 @@ def test_data_config_validation_and_from_dict():
     with pytest.raises(ConfigError, match="unknown key 'frames'"):
         from_dict(DataConfig, {"frames": 8})
     assert DataConfig().num_frames == 16 and DataConfig().input_size == 224 and DataConfig().short_side == 256
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_dataset_frames_are_the_protocol_indices(tmp_path, backend):
+    """Frame t of the video is a flat grey 8*t: the level read back names the frame."""
+    n = 30
+    frames = np.repeat((np.arange(n, dtype=np.uint8) * 8)[:, None, None, None], 72 * 72 * 3, axis=1).reshape(n, 72, 72, 3)
+    write_video(tmp_path / "count.mp4", frames)
+    write_list(tmp_path / "list.txt", ["count.mp4 0"])
+
+    def frame_ids(video):
+        level = transforms.denormalize(video).mean(dim=(1, 2, 3))
+        return torch.round(level / 8).long().tolist()
+
+    test = VideoDataset(tmp_path / "list.txt", tmp_path, DataConfig.embedded(mode="test", backend=backend))
+    assert frame_ids(test[0]["video"][0]) == centre_indices(n, 8).tolist()
+    plain = dict(color_jitter_p=0.0, grayscale_p=0.0, backend=backend)
+    train = VideoDataset(tmp_path / "list.txt", tmp_path, DataConfig.embedded(**plain))
+    segment = n // 8
+    for _ in range(5):
+        ids = frame_ids(train[0]["video"])
+        assert all(i * segment <= f < (i + 1) * segment for i, f in enumerate(ids)), ids
