@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from tcclip.data import sampling, transforms
 from tcclip.data.annotations import Annotation, read_annotation_list
-from tcclip.data.errors import VideoError
+from tcclip.data.errors import CatalogError, VideoError
 from tcclip.data.video import open_video, resolve_backend
 from tcclip.errors import ConfigError
 
@@ -149,8 +149,6 @@ class VideoDataset(Dataset):
         """From a resolved protocol split (``tcclip.data.protocols.SplitSpec``); its hflip rule applies."""
         config = config or DataConfig()
         if split.video_root is None:
-            from tcclip.data.errors import CatalogError
-
             raise CatalogError(f"{split.key}: no video root (set the dataset's root in the catalog or data.roots)")
         if not split.hflip and config.hflip:
             config = config.replace(hflip=False)
