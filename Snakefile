@@ -35,3 +35,4 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         expand(f"{TABLES_DIR}/{{table}}.md", table=TABLES),
+        [f"{FIGURES_DIR}/context_tokens.png"] if CONTEXT_RUN else [],

@@ -77,3 +77,18 @@ def test_bad_table_is_one_line(tmp_path):
     (tmp_path / "t.yaml").write_text("title: t\nprotocol: zero_shot\ncolumns: [{name: a}]\nrows: [{name: r}]\n")
     with pytest.raises(ConfigError, match="t.yaml: table column 'a': give exactly one of 'dataset' or 'mean_of'"):
         load_table("t", tmp_path)
+
+
+def test_context_figure_marks_seed_patches(tmp_path):
+    import torch
+
+    from test_model import micro_model, video
+    from tcclip.report.context_figure import context_assignments, plot_context_tokens
+
+    model = micro_model(vision__num_context=3, vision__seed_ratio=0.25)
+    clips = video(b=2, t=3)
+    traces = context_assignments(model, clips)
+    assert traces[0]["patch_index"].shape == (3, 4) and traces[0]["assignment"].max() < 3
+    frames = [torch.rand(3, 3, 32, 32) * 255 for _ in range(2)]
+    plot_context_tokens(frames, traces, grid=4, path=tmp_path / "ctx.png", titles=["a", "b"])
+    assert (tmp_path / "ctx.png").stat().st_size > 5_000

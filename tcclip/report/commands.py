@@ -1,5 +1,6 @@
 """`tcclip table NAME`: gather a table's metrics into markdown, CSV and a figure;
-`tcclip plan`: list the runs every table needs (what the DAG will train)."""
+`tcclip plan`: list the runs every table needs (what the DAG will train);
+`tcclip context-figure RUN`: which patches formed the context tokens."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _context_figure(args: argparse.Namespace) -> int:
+    from tcclip.report.context_figure import context_figure
+
+    print(context_figure(args.run, args.out, videos=args.videos))
+    return 0
+
+
 def add_commands(subparsers) -> None:
     table = subparsers.add_parser("table", help="gather a paper table from its runs' metrics")
     table.add_argument("name", help="table name (ablations/tables/<name>.yaml)")
@@ -51,3 +59,8 @@ def add_commands(subparsers) -> None:
     plan.add_argument("tables", nargs="*")
     plan.add_argument("--workflow-config", default="workflow/config/synthetic.yaml")
     plan.set_defaults(func=_plan)
+    figure = subparsers.add_parser("context-figure", help="draw which patches formed the context tokens of a TC run")
+    figure.add_argument("run", help="run directory of a trained TC-CLIP run")
+    figure.add_argument("--out", required=True, help="PNG file to write")
+    figure.add_argument("--videos", type=int, default=4)
+    figure.set_defaults(func=_context_figure)
