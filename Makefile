@@ -37,3 +37,10 @@ zero-shot: install
 
 tables: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile workflow/profiles/local all
+
+# CI smoke run of the real DAG at a reduced size (tiny data, one seed, one epoch), then a
+# check that every row of the table is filled.
+.PHONY: smoke
+smoke: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake results/smoke/tables/zero_shot.md --cores all --configfile workflow/config/smoke.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/tcclip table zero_shot --check --workflow-config workflow/config/smoke.yaml

@@ -13,6 +13,14 @@ def _table(args: argparse.Namespace) -> int:
     from tcclip.report.build import build_table
 
     wf = workflow_config_from_file(args.workflow_config)
+    if args.check:
+        from tcclip.report.build import unfilled_cells
+
+        problems = unfilled_cells(args.name, wf)
+        for problem in problems:
+            print(f"unfilled: {problem}")
+        print(f"table {args.name}: {'every row filled' if not problems else f'{len(problems)} cells unfilled'}")
+        return 1 if problems else 0
     missing = build_table(args.name, wf, allow_partial=args.allow_partial or None)
     if missing:
         print(f"tcclip: warning: table {args.name} is partial: {len(missing)} metrics files missing")
@@ -54,6 +62,8 @@ def add_commands(subparsers) -> None:
     table.add_argument("name", help="table name (ablations/tables/<name>.yaml)")
     table.add_argument("--workflow-config", default="workflow/config/synthetic.yaml")
     table.add_argument("--allow-partial", action="store_true", help="render even if some metrics are missing")
+    table.add_argument("--check", action="store_true",
+                       help="check the built table (its CSV) has a value for every row, column and seed; exit 1 if not")
     table.set_defaults(func=_table)
     plan = subparsers.add_parser("plan", help="list the runs the tables need")
     plan.add_argument("tables", nargs="*")

@@ -64,7 +64,7 @@ def render_markdown(spec: TableSpec, records: pd.DataFrame, scale: str) -> str:
               "(the long-form CSV beside this file keeps every seed × split value). "
               "A cell marked (n=…) is missing seeds."]
     if spec.paper_note and show_paper:
-        lines.append(f"Paper: {spec.paper_note}.")
+        lines.append(f"Paper column: {spec.paper_note}.")
     lines.append(f"Scale: {SCALE_NOTES.get(scale, scale)}.")
 
     if spec.baseline and not deltas.empty:
