@@ -3,6 +3,8 @@
 #   snakemake --profile workflow/profiles/slurm --configfile workflow/config/paper.yaml all
 # Runs are named by the hash of their resolved training config (tcclip.plan), so a
 # configuration shared by several tables is trained once.
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -18,7 +20,9 @@ TABLES = WF.tables or table_names()
 PLANS = plan(TABLES, WF)
 RUNS = {run.run_id: run for runs in PLANS.values() for run in runs}
 RUNS_DIR, TABLES_DIR, FIGURES_DIR = WF.runs_dir, WF.tables_dir, WF.figures_dir
-LOGS, BENCH = "results/logs", "results/benchmarks"
+# Logs and benchmark records live beside the tables' folder (results/ or results/smoke/).
+LOGS = f"{os.path.dirname(TABLES_DIR) or '.'}/logs"
+BENCH = f"{os.path.dirname(TABLES_DIR) or '.'}/benchmarks"
 
 wildcard_constraints:
     run="[0-9a-f]{12}",

@@ -1,0 +1,73 @@
+"""DAG wall time: per rule, from Snakemake's `benchmark:` records, and the share spent
+starting Python and importing the stack (torch, open_clip, tcclip) in each job.
+
+Run the DAG first (e.g. `make zero-shot`, or `snakemake all`), then:
+
+    python benchmarks/dag_time.py [--benchmarks results/benchmarks] [--quick]
+
+The start-up cost is measured here, in this run: the median wall time of
+`python -c "import tcclip.train, tcclip.evaluate"` (what every training/evaluation job
+imports before doing work) times the number of such jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from common import ROOT, banner, median, table  # noqa: E402
+
+PYTHON_JOBS = ("synthesize", "pretrain_clip", "train", "evaluate", "table", "context_figure", "check_weights")
+
+
+def records(folder: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(folder.rglob("*.tsv")):
+        rule = path.parent.name if path.parent != folder else path.stem
+        frame = pd.read_csv(path, sep="\t")
+        rows.append({"rule": rule, "job": path.stem, "s": float(frame["s"].iloc[-1]),
+                     "cpu_s": float(frame["cpu_time"].iloc[-1]), "max_rss_mb": float(frame["max_rss"].iloc[-1])})
+    return pd.DataFrame(rows)
+
+
+def startup_seconds(repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import tcclip.train, tcclip.evaluate"], check=True, cwd=ROOT)
+        times.append(time.perf_counter() - started)
+    return median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--benchmarks", default=str(ROOT / "results" / "benchmarks"))
+    parser.add_argument("--quick", action="store_true", help="one start-up measurement instead of three")
+    args = parser.parse_args()
+    banner("DAG wall time from Snakemake benchmark records", sys.argv)
+    data = records(Path(args.benchmarks))
+    if data.empty:
+        print(f"no benchmark records under {args.benchmarks}: run the DAG first (make zero-shot)")
+        return 1
+    startup = startup_seconds(1 if args.quick else 3)
+    per_rule = data.assign(rule=data.rule.replace({"evaluate": "evaluate"})).groupby("rule").agg(
+        jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"), cpu_s=("cpu_s", "sum"),
+        max_rss_mb=("max_rss_mb", "max"))
+    python_jobs = int(per_rule.loc[per_rule.index.isin(PYTHON_JOBS), "jobs"].sum())
+    total = float(per_rule["total_s"].sum())
+    rows = [[rule, int(r.jobs), f"{r.total_s:.0f}", f"{r.mean_s:.1f}", f"{r.cpu_s:.0f}", f"{r.max_rss_mb:.0f}"]
+            for rule, r in per_rule.sort_values("total_s", ascending=False).iterrows()]
+    print(table(rows, ["rule", "jobs", "wall s (sum)", "wall s (mean)", "cpu s", "max RSS MB"]))
+    print(f"\nsum of job wall times: {total:.0f} s ({total / 60:.1f} min) over {len(data)} jobs")
+    print(f"python start-up + imports: {startup:.2f} s per job x {python_jobs} jobs = {startup * python_jobs:.0f} s "
+          f"({100 * startup * python_jobs / total:.1f}% of the job time)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
