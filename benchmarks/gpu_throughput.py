@@ -1,0 +1,159 @@
+"""GPU training throughput: ViT-B/16, 16 frames, AMP -- videos/s, memory, model FLOPs utilisation.
+
+Runs unchanged on a CUDA machine: TC-CLIP and the frame-wise baseline (ViFi-CLIP) side
+by side, full fine-tuning as in the papers (forward to logits over 400 class names,
+cross-entropy, backward, AdamW), random weights and random input already on the GPU
+(data loading is measured elsewhere), batch 8 per GPU, fp16 autocast with a gradient
+scaler (``--amp bf16`` for bfloat16).
+
+Figures: videos/s (median over timed steps), step time, peak memory
+(``torch.cuda.max_memory_allocated`` and ``..._reserved``), model FLOPs per step
+(forward + backward, counted with ``FlopCounterMode`` on one extra step, 2 FLOPs per
+multiply-accumulate) and MFU = achieved FLOP/s / the GPU's dense fp16/bf16 tensor peak
+(from a small table by device name, or ``--peak-tflops``).
+
+Without CUDA it runs a tiny smoke configuration (tiny-clip-p8, 4 frames, batch 2, fp32
+on CPU) to show that the script works, and says that no GPU figure was measured.
+No target is stated: it reports (exit 1 only if it fails).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import common
+import torch
+import torch.nn.functional as F
+
+# Dense (no sparsity) fp16/bf16 tensor-core peak, TFLOP/s, by a substring of the device name.
+PEAK_TFLOPS = [
+    ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.4), ("H200", 989.4), ("GH200", 989.4),
+    ("A100", 312.0), ("A800", 312.0), ("L40S", 362.0), ("L40", 181.0), ("L4", 121.0), ("A10G", 70.0), ("A10", 125.0),
+    ("V100", 125.0), ("T4", 65.0), ("RTX 4090", 165.2), ("RTX 3090", 71.0), ("B200", 2250.0),
+]
+
+
+def peak_tflops(name: str) -> float | None:
+    for key, value in PEAK_TFLOPS:
+        if key in name:
+            return value
+    return None
+
+
+def run_variant(name: str, arch: str, device: str, frames: int, batch: int, classes: int,
+                warmup: int, steps: int, amp: str) -> dict:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    clip = common.random_clip(arch, device=device)
+    model = common.variant_model(clip, name, arch).train()
+    model.set_class_names(common.class_names(classes))
+    cuda = device == "cuda"
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6, betas=(0.9, 0.98), weight_decay=1e-3,
+                                  **({"fused": True} if cuda else {}))
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and dtype is torch.float16)
+    size = common.image_size(arch)
+    g = torch.Generator(device=device).manual_seed(1)
+    video = torch.randn(batch, frames, 3, size, size, device=device, generator=g)
+    labels = torch.randint(0, classes, (batch,), device=device, generator=g)
+
+    def step():
+        with torch.autocast(device_type=device, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = F.cross_entropy(model(video), labels)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(warmup):
+        step()
+    # Model FLOPs of one step (not timed). On CPU tensors the default attention kernel has
+    # no FLOP formula: count with the math kernel there (CUDA kernels have formulas).
+    counter = FlopCounterMode(display=False)
+    if cuda:
+        with counter:
+            step()
+    else:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        with counter, sdpa_kernel(SDPBackend.MATH):
+            step()
+    flops = float(counter.get_total_flops())
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    times = [common.timed(step, device)[0] for _ in range(steps)]
+    out = {"times": times, "flops": flops}
+    if cuda:
+        out["mem_alloc_gb"] = torch.cuda.max_memory_allocated() / 2**30
+        out["mem_reserved_gb"] = torch.cuda.max_memory_reserved() / 2**30
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="the tiny smoke configuration, even on a GPU")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=8, help="videos per step (per GPU)")
+    parser.add_argument("--classes", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--amp", choices=["fp16", "bf16", "off"], default="fp16")
+    parser.add_argument("--variants", nargs="+", default=["tc", "frame"], choices=sorted(common.VARIANTS))
+    parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense fp16/bf16 peak (default: from the device name)")
+    args = parser.parse_args()
+    threads = common.init_threads()
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
+    smoke = args.quick or not cuda
+    if smoke:
+        arch, frames, batch, classes, warmup, steps, amp = common.TINY, 4, 2, 10, 1, 2, ("off" if not cuda else args.amp)
+    else:
+        arch, frames, batch, classes, warmup, steps, amp = (common.VIT_B16, args.frames, args.batch, args.classes,
+                                                          args.warmup, args.steps, args.amp)
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    common.banner("GPU training throughput")
+    gpu = torch.cuda.get_device_name(0) if cuda else None
+    peak = args.peak_tflops or (peak_tflops(gpu) if gpu else None)
+    print(f"   {arch}, {frames} frames, batch {batch}, {classes} classes, AMP {amp}, {warmup} warm-up + {steps} timed steps "
+          f"on {gpu or 'CPU'}" + ("" if cuda else f" ({threads} threads)"), flush=True)
+
+    rows = []
+    results = {}
+    for name in args.variants:
+        res = run_variant(name, arch, device, frames, batch, classes, warmup, steps, amp)
+        results[name] = res
+        step_s = common.median(res["times"])
+        achieved = res["flops"] / step_s
+        mem = f"{res['mem_alloc_gb']:.1f} / {res['mem_reserved_gb']:.1f}" if cuda else "n/a on CPU"
+        mfu = f"{100 * achieved / (peak * 1e12):.1f}%" if (peak and cuda) else "n/a"
+        rows.append([common.LABELS[name], batch / step_s, step_s * 1e3, mem,
+                     res["flops"] / 1e12, achieved / 1e12, mfu])
+        print(f"   {name}: {batch / step_s:.2f} videos/s", flush=True)
+    if "tc" in results and "frame" in results:
+        ratio = common.median(results["tc"]["times"]) / common.median(results["frame"]["times"])
+    else:
+        ratio = None
+
+    print(f"\nTraining throughput, {arch}, {frames} frames, batch {batch}, {classes} classes, AMP {amp}, on {gpu or common.cpu_name() + ' (CPU)'}:")
+    print(common.table(rows, ["variant", "videos/s", "step ms", "peak GB alloc / reserved" if cuda else "peak GB",
+                              "model TFLOP / step", "achieved TFLOP/s", "MFU"], floatfmt=".4g"))
+    if ratio is not None:
+        print(f"TC-CLIP step time = {ratio:.2f}x frame-wise (ViFi-CLIP)")
+    if cuda and peak is None:
+        print("MFU: unknown peak for this GPU; pass --peak-tflops")
+    elif cuda:
+        print(f"MFU against {peak:g} TFLOP/s dense fp16/bf16 peak of {gpu}")
+    if not cuda:
+        print("\nNOTE: no CUDA device here -- GPU figures were NOT measured. This was the CPU smoke configuration "
+              "(tiny-clip-p8, 4 frames, batch 2, fp32); run this script on a CUDA machine for the real figures.")
+    elif smoke:
+        print("\nNOTE: --quick smoke configuration, not the ViT-B/16 figures.")
+    return common.Targets().report()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
