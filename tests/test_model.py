@@ -128,8 +128,9 @@ def test_trace_names_patches_of_each_context_token():
 
 
 # ------------------------------------------------------------------ text side
-def test_vp_batched_equals_per_video_loop_and_changes_only_prompt_positions():
-    model = micro_model(torch.float64, vision__num_context=4)
+@pytest.mark.parametrize("vp_block", [-1, 0])  # last block at [EOT] only / general path
+def test_vp_batched_equals_per_video_loop(vp_block):
+    model = micro_model(torch.float64, vision__num_context=4, text__vp_block=vp_block)
     clips = video(dtype=torch.float64)
     with torch.no_grad():
         vision = model.encode_video(clips)
@@ -138,10 +139,15 @@ def test_vp_batched_equals_per_video_loop_and_changes_only_prompt_positions():
     assert ours.shape == (2, len(CLASSES), 64)
     torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-10)
 
-    # The input of the block after VP differs from the no-VP input at positions 1..n_ctx only.
+
+def test_vp_changes_only_prompt_positions():
+    """The input of the block after VP differs from the no-VP input at positions 1..n_ctx only."""
+    model = micro_model(torch.float64, vision__num_context=4, text__vp_block=0)
+    with torch.no_grad():
+        vision = model.encode_video(video(dtype=torch.float64))
     seen = []
-    last = model.clip.transformer.resblocks[-1]
-    handle = last.register_forward_pre_hook(lambda mod, args, kwargs: seen.append(args[0]), with_kwargs=True)
+    first = model.clip.transformer.resblocks[0]
+    handle = first.register_forward_pre_hook(lambda mod, args, kwargs: seen.append(args[0]), with_kwargs=True)
     with torch.no_grad():
         model.encode_text(vision)
         learnable = PROMPTS.get("learnable")(model.clip, model.cfg.text).to(torch.float64)

@@ -27,6 +27,7 @@ from typing import Callable
 
 import open_clip
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tcclip.errors import ConfigError
@@ -204,6 +205,9 @@ class VideoConditionalPrompt(LearnablePrompt):
         x = self.run_blocks(clip, self.embed(clip, tokens), blocks[: self.vp_index])  # (K, L, W), once
         prompt = x[:1, 1 : 1 + n].expand(visual.shape[0], -1, -1)  # class-independent (causal mask)
         prompt = self.vp(prompt, visual.to(x.dtype))  # (B, n, W), once per video
+        if self.vp_index == len(blocks) - 1:  # the default: VP precedes the last block
+            eot = tokens.argmax(dim=-1)
+            return self.project(clip, _last_block_at_eot(blocks[-1], x, prompt, n, eot))
         b, width = prompt.shape[0], x.shape[-1]
         x = torch.cat(
             [
@@ -215,6 +219,45 @@ class VideoConditionalPrompt(LearnablePrompt):
         ).reshape(b * k, length, width)
         x = self.run_blocks(clip, x, blocks[self.vp_index :]).view(b, k, length, width)
         return self.pool(clip, x, tokens)
+
+    @staticmethod
+    def project(clip: nn.Module, eot_states: torch.Tensor) -> torch.Tensor:
+        return clip.ln_final(eot_states) @ clip.text_projection
+
+
+def _last_block_at_eot(block: nn.Module, x: torch.Tensor, prompt: torch.Tensor, n: int, eot: torch.Tensor) -> torch.Tensor:
+    """CLIP's last text block, evaluated only where the feature is read: each class's [EOT].
+
+    x: (K, L, W) class sequences entering the block (positions 1..n are replaced by each
+    video's prompt, (B, n, W)). The [EOT] query of class k attends, causally, to [SOS],
+    the video's prompt and the class's own tokens up to [EOT]; keys/values of the class
+    tokens are computed once per class, those of the prompts once per video, so the
+    (video, class) work is one query row instead of a whole block. Returns (B, K, W).
+    """
+    attn = block.attn
+    heads = attn.num_heads
+    k, length, width = x.shape
+    b, hd = prompt.shape[0], width // heads
+    w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
+    b_q, b_k, b_v = attn.in_proj_bias.chunk(3)
+    classes = torch.arange(k, device=x.device)
+    h_x, h_p = block.ln_1(x), block.ln_1(prompt)
+    q = F.linear(h_x[classes, eot], w_q, b_q).view(k, heads, hd) * hd**-0.5
+    k_x = F.linear(h_x, w_k, b_k).view(k, length, heads, hd)
+    v_x = F.linear(h_x, w_v, b_v).view(k, length, heads, hd)
+    k_p = F.linear(h_p, w_k, b_k).view(b, n, heads, hd)
+    v_p = F.linear(h_p, w_v, b_v).view(b, n, heads, hd)
+    position = torch.arange(length, device=x.device)
+    visible = position[None] <= eot[:, None]  # causal mask of the [EOT] row
+    visible[:, 1 : 1 + n] = False  # the stale prompt positions: the video's prompt replaces them
+    logits_x = torch.einsum("khd,klhd->khl", q, k_x).masked_fill(~visible[:, None], float("-inf"))
+    logits_p = torch.einsum("khd,bnhd->bkhn", q, k_p)
+    probs = torch.cat([logits_x[None].expand(b, -1, -1, -1), logits_p], dim=-1).softmax(dim=-1)
+    out = torch.einsum("bkhl,klhd->bkhd", probs[..., :length], v_x) + torch.einsum(
+        "bkhn,bnhd->bkhd", probs[..., length:], v_p
+    )
+    y = x[classes, eot][None] + block.ls_1(attn.out_proj(out.reshape(b, k, width)))
+    return y + block.ls_2(block.mlp(block.ln_2(y)))
 
 
 class LateFusionPrompt(LearnablePrompt):
