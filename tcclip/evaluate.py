@@ -222,7 +222,7 @@ def evaluate_run(run_path: str | Path, overrides: list[str] | None = None, wisef
         log.info("%s: top-1 %.2f top-5 %.2f (%d videos, %.1f videos/s)", key, row["top1"], row["top5"],
                  row["videos"], row["videos_per_s"])
     wall = time.perf_counter() - started
-    train_info = _train_info(run_path)
+    train_info = _train_info(run_path) or ({"epochs": 0} if cfg.train.epochs == 0 else None)
     metrics = {
         "schema": METRICS_SCHEMA,
         "run_id": run_path.name,

@@ -50,7 +50,6 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
     best: dict | None = None
     resumed_from: int = 0
-    wall_s: float = 0.0
 
 
 Validator = Callable[[nn.Module, int], "float | None"]
@@ -131,7 +130,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.net = model
         if rt.enabled:
-            # The first layer's bias has no context keys to act on: some parameters get no gradient.
+            # Safe for every variant: one that leaves a parameter without gradient would otherwise
+            # stop DDP; the extra graph traversal is small next to a ViT-B/16 step.
             self.net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
                 find_unused_parameters=True, broadcast_buffers=False)
@@ -186,7 +186,6 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def fit(self, resume: str = "auto") -> FitResult:
         start_epoch = self.resume(resume)
-        started = time.perf_counter()
         show = self.rt.is_main and sys.stderr.isatty()
         with _progress(show) as progress:
             for epoch in range(start_epoch, self.cfg.epochs):
@@ -201,7 +200,7 @@ class Trainer:
                          record["loss"], record["videos_per_s"], record["seconds"],
                          f", selection top-1 {record['select_top1']:.2f}" if "select_top1" in record else "")
                 self.save()
-        return FitResult(self.epoch, self.update, self.history, self.best, start_epoch, time.perf_counter() - started)
+        return FitResult(self.epoch, self.update, self.history, self.best, start_epoch)
 
     def _select(self, record: dict) -> None:
         """Best-epoch selection: score on the selection set, keep the best weights."""
@@ -241,8 +240,9 @@ class Trainer:
                 video, target = mix_batch(video, labels, self.num_classes, cfg.mix, mix_rng)
                 sync = last_micro or not rt.enabled
                 context = self.net.no_sync() if not sync else contextlib.nullcontext()
-                with context, torch.autocast(rt.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-                    loss = soft_cross_entropy(self.net(video), target)
+                with context:
+                    with torch.autocast(rt.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+                        loss = soft_cross_entropy(self.net(video), target)
                     if not torch.isfinite(loss):
                         raise TrainingDiverged(
                             f"loss is {loss.item()} at epoch {epoch + 1}, update {self.update + 1}, step {step + 1} "
@@ -284,10 +284,10 @@ class Trainer:
 
 
 # ---------------------------------------------------------------- a whole run
-def prepare_run(cfg: RunConfig) -> tuple[Path, object]:
+def prepare_run(cfg: RunConfig, task=None) -> tuple[Path, object]:
     """Check everything that can be checked before training (task, data files, selection set),
     create the run directory and write its resolved config.yaml. Returns (run dir, task)."""
-    task = resolve_task(cfg)
+    task = task or resolve_task(cfg)
     path = run_dir(cfg)
     path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), path / "config.yaml")
@@ -298,13 +298,15 @@ def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
     """Train the run of ``cfg`` (resuming where it stopped) and write train.json; returns the run dir."""
     rt = setup_distributed(cfg.train.device)
     threads = configure_threads()
-    path, task = prepare_run(cfg)
+    task = resolve_task(cfg)
+    seed_everything(cfg.seed)  # model initialisation (prompt vectors, VP copies) is seeded too
+    model = VideoCLIP.build(cfg.model)  # weights of another architecture fail here, before any output
+    path, _ = prepare_run(cfg, task)
     setup_logging(path / "train.log", rt.is_main)
     done = path / "train.json"
     log.info("run %s: task %s, seed %d, %s, %d threads, %d process(es)", path, task.name, cfg.seed, rt.device,
              threads, rt.world_size)
     if cfg.train.epochs == 0:  # vanilla rows: CLIP as it is; the run exists only to be evaluated
-        VideoCLIP.build(cfg.model)  # a weights file of another architecture fails here, not at evaluation
         if rt.is_main:
             atomic_write_json({"epochs": 0, "updates": 0, "wall_s": 0.0, "final_loss": None, "history": []}, done)
         return path
@@ -312,8 +314,6 @@ def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
     from tcclip.data.dataset import VideoDataset
     from tcclip.evaluate import predict, score
 
-    seed_everything(cfg.seed)  # model initialisation (prompt vectors, VP copies) is seeded too
-    model = VideoCLIP.build(cfg.model)
     train_names = task.train.prompt_names(cfg.class_names)
     model.set_class_names(train_names)
     dataset = VideoDataset.from_split(task.train, cfg.data.replace(mode="train"))
