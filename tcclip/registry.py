@@ -6,7 +6,7 @@ unknown name raises a ConfigError listing the valid ones.
 
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar
 
 from tcclip.errors import ConfigError
 
@@ -14,14 +14,23 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, optional_needs: Iterable[str] = ()):
         self.kind = kind
+        self.optional_needs = frozenset(optional_needs)
+        """What a registered function may declare in ``needs`` (optional inputs the caller computes)."""
         self._items: dict[str, T] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str, needs: Iterable[str] = ()) -> Callable[[T], T]:
+        """Decorator; ``needs`` is recorded as ``fn.needs`` for registries that declare optional inputs."""
+        needs = frozenset(needs)
+        if not needs <= self.optional_needs:
+            raise ValueError(f"{self.kind} {name!r}: unknown needs {sorted(needs - self.optional_needs)}")
+
         def add(obj: T) -> T:
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
+            if self.optional_needs:
+                obj.needs = needs
             self._items[name] = obj
             return obj
 

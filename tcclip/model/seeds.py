@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 import torch
 
@@ -35,20 +35,11 @@ class AttentionStats:
 
 
 Selector = Callable[[AttentionStats, int], "tuple[torch.Tensor, torch.Tensor]"]
-SEED_SELECTORS: Registry[Selector] = Registry("seed selection")
+SEED_SELECTORS: Registry[Selector] = Registry("seed selection", optional_needs=OPTIONAL_STATS)
 
 
-def seed_selector(name: str, needs: Iterable[str] = ()) -> Callable[[Selector], Selector]:
-    """Register a strategy under ``name``, recording which optional stats it needs."""
-    needs = frozenset(needs)
-    if not needs <= OPTIONAL_STATS:
-        raise ValueError(f"unknown stats {sorted(needs - OPTIONAL_STATS)}")
-
-    def add(fn: Selector) -> Selector:
-        fn.needs = needs
-        return SEED_SELECTORS.register(name)(fn)
-
-    return add
+# Register a strategy: @seed_selector("name", needs={...optional stats}).
+seed_selector = SEED_SELECTORS.register
 
 
 def num_seeds(num_patches: int, alpha: float) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -44,20 +44,11 @@ class Summary:
 
 
 Summarizer = Callable[[SeedSet, int, int], Summary]
-SUMMARIZERS: Registry[Summarizer] = Registry("summarization")
+SUMMARIZERS: Registry[Summarizer] = Registry("summarization", optional_needs=OPTIONAL_STATS)
 
 
-def summarizer(name: str, needs: Iterable[str] = ()) -> Callable[[Summarizer], Summarizer]:
-    """Register a strategy under ``name``, recording which optional stats it needs."""
-    needs = frozenset(needs)
-    if not needs <= OPTIONAL_STATS:
-        raise ValueError(f"unknown stats {sorted(needs - OPTIONAL_STATS)}")
-
-    def add(fn: Summarizer) -> Summarizer:
-        fn.needs = needs
-        return SUMMARIZERS.register(name)(fn)
-
-    return add
+# Register a strategy: @summarizer("name", needs={...optional stats}).
+summarizer = SUMMARIZERS.register
 
 
 def merge_schedule(m: int, k: int, r: int) -> list[int]:
