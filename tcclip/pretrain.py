@@ -111,7 +111,12 @@ def load_pairs(root: str | Path) -> CaptionPairs:
 
 # ---------------------------------------------------------------- model pieces
 def encode_text(clip, tokens: torch.Tensor) -> torch.Tensor:
-    """CLIP's text tower on a context shorter than its positional embedding (truncated, not interpolated)."""
+    """CLIP's text tower on a context shorter than its positional embedding (truncated, not interpolated).
+
+    Positions after the last [EOT] of the batch are cut off first: under the causal mask
+    they cannot change any [EOT] feature, and captions use ~10 of the 30 positions.
+    """
+    tokens = tokens[:, : int(tokens.argmax(dim=-1).max()) + 1]
     x = clip.token_embedding(tokens) + clip.positional_embedding[: tokens.shape[1]]
     x = TextSide.run_blocks(clip, x, clip.transformer.resblocks)
     return TextSide.pool(clip, x, tokens)

@@ -40,3 +40,17 @@ def test_clip_loss_treats_repeated_captions_as_positives():
     expected = -(target * log_p).sum(1).mean()  # symmetric logits: both directions equal
     assert shared.item() == pytest.approx(expected.item())
     assert distinct.item() == pytest.approx(-log_p.diag().mean().item())
+
+
+def test_text_features_do_not_depend_on_padding_length():
+    import open_clip
+
+    from tcclip.model.backbone import create_clip
+    from tcclip.pretrain import encode_text
+
+    torch.manual_seed(0)
+    clip = create_clip("tiny-clip-p8").eval()
+    captions = ["a big red circle", "a small blue star on the left in front of a wall"]
+    short = encode_text(clip, open_clip.tokenize(captions, context_length=30))
+    full = clip.encode_text(open_clip.tokenize(captions, context_length=77))  # open_clip's own, 77 positions
+    assert torch.allclose(short, full, atol=1e-5)
