@@ -165,3 +165,64 @@ def test_soft_cross_entropy_equals_hard_for_one_hot():
     logits = torch.tensor([[1.0, 2.0, 0.5]])
     hard = torch.nn.functional.cross_entropy(logits, torch.tensor([1]))
     assert soft_cross_entropy(logits, smooth_one_hot(torch.tensor([1]), 3, 0.0)).item() == pytest.approx(hard.item())
+
+
+# ------------------------------------------------------------------ the evaluation loop on a stub model
+class StubModel(torch.nn.Module):
+    """Logits = the first K pixel values of the clip's first frame: easy to hand-compute."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def set_class_names(self, names):
+        self.names = list(names)
+
+    def forward(self, video):  # (B, T, 3, H, W)
+        return video[:, 0, 0, 0, : len(self.names)]
+
+
+class TwoViewSet(torch.utils.data.Dataset):
+    # per video: two views whose logits over 3 classes are given below
+    VIEWS = [
+        ([4.0, 0.0, 0.0], [0.0, 1.0, 0.0]),   # label 0: view 1 sure of 0
+        ([0.0, 3.0, 0.0], [0.0, 3.0, 0.0]),   # label 2: wrong, 2 is ranked 2nd or 3rd
+        ([1.0, 0.0, 2.0], [0.0, 0.0, 2.0]),   # label 2: right
+    ]
+    LABELS = [0, 2, 2]
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        video = torch.zeros(2, 1, 3, 1, 3)
+        for v, logits in enumerate(self.VIEWS[i]):
+            video[v, 0, 0, 0] = torch.tensor(logits)
+        return {"video": video, "label": self.LABELS[i], "index": i}
+
+
+def test_predict_sums_view_softmax_and_scores_topk():
+    from tcclip.evaluate import predict, score
+    from tcclip.runtime import Dist
+
+    out = predict(StubModel(), TwoViewSet(), ["a", "b", "c"], batch_size=2, rt=Dist())
+    expected = torch.stack([torch.tensor(a).softmax(-1) + torch.tensor(b).softmax(-1) for a, b in TwoViewSet.VIEWS])
+    assert torch.allclose(out["scores"], expected)
+    assert out["views"] == 2 and out["labels"].tolist() == [0, 2, 2]
+    result = score(out)
+    assert result["top1"] == pytest.approx(200 / 3) and result["top5"] == 100.0 and result["top5_k"] == 3
+    assert result["chance_top1"] == pytest.approx(100 / 3)
+
+
+def test_summary_mean_std_over_splits_and_hm():
+    from tcclip.evaluate import summarize
+
+    rows = [{"dataset": "hmdb51", "split": f"val{i}", "top1": v, "top5": 90.0} for i, v in ((1, 40.0), (2, 50.0), (3, 60.0))]
+    rows.append({"dataset": "ucf101", "split": "val1", "top1": 70.0, "top5": 95.0})
+    summary = summarize(rows, ["hmdb51/val1", "hmdb51/val2", "hmdb51/val3", "ucf101/val1"])
+    assert summary["hmdb51"]["top1"] == pytest.approx(50.0)
+    assert summary["hmdb51"]["top1_std"] == pytest.approx(math.sqrt(200 / 3))  # population std over the splits
+    assert summary["all"]["top1"] == pytest.approx(60.0)  # mean of the dataset means
+    b2n = summarize([{"dataset": "ucf101", "split": "b", "top1": 80.0, "top5": 99.0},
+                     {"dataset": "ucf101", "split": "n", "top1": 40.0, "top5": 90.0}], ["base", "novel"])
+    assert b2n["hm"] == pytest.approx(160 / 3)
