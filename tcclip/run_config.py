@@ -81,6 +81,9 @@ class TrainConfig:
     """torch.amp autocast + grad scaling on GPU; ignored on CPU."""
     amp_dtype: Literal["float16", "bfloat16"] = "float16"
     grad_clip: float | None = None
+    init_from: str | None = None
+    """Start from another run's weights (a run directory or a checkpoint file) instead of CLIP's:
+    the paper's "(P)" rows start few-shot / base-to-novel training from the zero-shot model."""
     workers: int = 0
     """DataLoader worker processes (0 on CPU: workers compete with training for the cores)."""
     device: str = "auto"

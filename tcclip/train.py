@@ -284,6 +284,23 @@ class Trainer:
 
 
 # ---------------------------------------------------------------- a whole run
+def load_initial_weights(model: nn.Module, source: str) -> None:
+    """train.init_from: a run directory (its checkpoints/last.pt) or a checkpoint file."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / "checkpoints" / LAST
+    weights = load_checkpoint(path)["model"]
+    own = model.state_dict()
+    missing = [k for k in own if k not in weights]
+    unexpected = [k for k in weights if k not in own]
+    mismatched = [k for k in own if k in weights and weights[k].shape != own[k].shape]
+    if missing or unexpected or mismatched:
+        example = (missing or unexpected or mismatched)[0]
+        raise TcclipError(f"train.init_from: {path} was trained with another model configuration ({len(missing)} "
+                          f"missing, {len(unexpected)} unexpected, {len(mismatched)} mismatched parameters, e.g. {example})")
+    model.load_state_dict(weights)
+
+
 def prepare_run(cfg: RunConfig, task=None) -> tuple[Path, object]:
     """Check everything that can be checked before training (task, data files, selection set),
     create the run directory and write its resolved config.yaml. Returns (run dir, task)."""
@@ -301,6 +318,8 @@ def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
     task = resolve_task(cfg)
     seed_everything(cfg.seed)  # model initialisation (prompt vectors, VP copies) is seeded too
     model = VideoCLIP.build(cfg.model)  # weights of another architecture fail here, before any output
+    if cfg.train.epochs and cfg.train.init_from:
+        load_initial_weights(model, cfg.train.init_from)
     path, _ = prepare_run(cfg, task)
     setup_logging(path / "train.log", rt.is_main)
     done = path / "train.json"

@@ -90,3 +90,16 @@ def test_nan_loss_stops_with_the_step(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 1, update 1, step 1"):
         fit(tmp_path, dataset=ToyVideos(nan=True))
 
+
+
+def test_init_from_another_runs_weights(tmp_path):
+    from tcclip.errors import TcclipError
+    from tcclip.train import load_initial_weights
+
+    _, trained = fit(tmp_path / "zero_shot" / "checkpoints", epochs=1)
+    fresh = micro_model()
+    load_initial_weights(fresh, str(tmp_path / "zero_shot"))  # a run directory: its checkpoints/last.pt
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), trained.state_dict().values()))
+    other = micro_model(text__prompt="learnable")  # no VP block: another model configuration
+    with pytest.raises(TcclipError, match="another model configuration"):
+        load_initial_weights(other, str(tmp_path / "zero_shot" / "checkpoints" / LAST))  # a checkpoint file
