@@ -54,7 +54,7 @@ def only_run(output: Path) -> Path:
 def test_same_seed_same_metrics_and_weights(synth_tiny, tmp_path):
     catalog = synth_tiny / "catalog.yaml"
     for name in ("a", "b"):
-        assert cli("train", *run_args(catalog, tmp_path / name)) == 0
+        assert cli("train", *run_args(catalog, tmp_path / name, "train.epochs=2")) == 0
         assert cli("evaluate", str(only_run(tmp_path / name))) == 0
     a, b = only_run(tmp_path / "a"), only_run(tmp_path / "b")
     assert a.name == b.name  # same config, same run id
@@ -65,12 +65,12 @@ def test_same_seed_same_metrics_and_weights(synth_tiny, tmp_path):
     # the run directory holds what it promises
     assert {p.name for p in a.iterdir()} >= {"config.yaml", "train.log", "train.json", "checkpoints", "metrics.json"}
     assert ma["config_hash"] == a.name and ma["seed"] == 1 and ma["views"]["clips"] == 1
-    assert ma["train"]["epochs"] == 3 and ma["code_version"]["torch"]
+    assert ma["train"]["epochs"] == 2 and ma["code_version"]["torch"]
 
 
 def test_sigkill_mid_epoch_then_resume_gives_the_same_result(synth_tiny, tmp_path):
     catalog = synth_tiny / "catalog.yaml"
-    args = run_args(catalog, tmp_path / "killed", "train.epochs=6")
+    args = run_args(catalog, tmp_path / "killed", "train.epochs=4")
     env = {**os.environ, "TCCLIP_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "tcclip.cli", "train", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -93,12 +93,12 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_result(synth_tiny, tmp_pat
     run = last.parent.parent
     assert not (run / "train.json").exists(), "the run finished before it was killed"
     epochs_done = load_checkpoint(last)["epoch"]
-    assert 1 <= epochs_done < 6
+    assert 1 <= epochs_done < 4
     assert cli("train", *args) == 0  # --resume auto is the default
     assert cli("evaluate", str(run)) == 0
 
     straight = tmp_path / "straight"
-    assert cli("train", *run_args(catalog, straight, "train.epochs=6")) == 0
+    assert cli("train", *run_args(catalog, straight, "train.epochs=4")) == 0
     assert cli("evaluate", str(only_run(straight))) == 0
     resumed_state = load_checkpoint(run / "checkpoints/last.pt")
     straight_state = load_checkpoint(only_run(straight) / "checkpoints/last.pt")

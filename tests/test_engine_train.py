@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from test_model import micro_model
+from test_model import CLASSES, micro_model
 from tcclip.checkpoint import LAST, load_checkpoint
 from tcclip.mixup import MixConfig
 from tcclip.run_config import TrainConfig
@@ -65,6 +65,36 @@ def test_loss_goes_down_and_checkpoint_is_written(tmp_path):
     assert losses[-1] < losses[0]
     state = load_checkpoint(tmp_path / LAST)
     assert state["epoch"] == 4 and state["update"] == 4 * 3
+
+
+class HeldOut(torch.utils.data.Dataset):
+    """Fresh noisy clips of the same 3 classes, as single-view test items (V=1)."""
+
+    def __init__(self, n: int = 30):
+        self.train = ToyVideos()
+        g = torch.Generator().manual_seed(123)
+        self.labels = torch.arange(n) % 3
+        self.noise = 0.5 * torch.randn(n, 4, 3, 32, 32, generator=g)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        y = int(self.labels[i])
+        return {"video": (self.train.base[y] + self.noise[i])[None], "label": y, "index": i}
+
+
+def test_training_beats_the_untrained_model_on_held_out_videos(tmp_path):
+    from tcclip.evaluate import predict, score
+
+    def accuracy(model):
+        return score(predict(model, HeldOut(), CLASSES, batch_size=10, rt=Dist()))["top1"]
+
+    untrained = accuracy(micro_model())
+    result, model = fit(tmp_path, epochs=4, mix=MixConfig(0.0, 0.0, 0.5, 0.0))
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    trained = accuracy(model)
+    assert trained >= 90.0 and trained > untrained + 30.0
 
 
 def test_same_seed_same_weights(tmp_path):
