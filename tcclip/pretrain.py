@@ -40,10 +40,11 @@ log = logging.getLogger("tcclip.pretrain")
 class PretrainConfig:
     arch: str = "tiny-clip-p8"
     """Architecture of the CLIP to train (a shipped tiny config or an open_clip name)."""
-    steps: int = 600
+    steps: int = 250
+    """Measured (default synthetic set): 300 steps of 128 -> held-out colour 99%, shape 22% (chance 17%)."""
     batch_size: int = 128
     lr: float = 1e-3
-    warmup_steps: int = 50
+    warmup_steps: int = 25
     min_lr_ratio: float = 0.01
     weight_decay: float = 0.1
     context_length: int = 30
