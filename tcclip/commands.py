@@ -74,16 +74,21 @@ def cmd_run_dir(args) -> int:
     return 0
 
 
-def _run_for_evaluation(args) -> Path:
-    """The run directory to evaluate: given, or the one the config names (untrained runs are created)."""
+def _run_for_evaluation(args):
+    """(run directory, its config): a given directory (config.yaml + evaluation overrides), or the
+    run a --config names (an untrained run is created on the spot)."""
+    from tcclip.run_config import load_resolved, run_dir
+
     if args.run and "=" in args.run and not Path(args.run).is_dir():  # argparse took an override for the run
         args.overrides.insert(0, args.run)
         args.run = None
     if args.run:
         if args.config:
             raise TcclipError("give either a run directory or --config, not both")
-        return Path(args.run)
-    from tcclip.run_config import run_dir
+        path = Path(args.run)
+        if not (path / "config.yaml").is_file():
+            raise TcclipError(f"{path}: not a run directory (no config.yaml); create it with tcclip train")
+        return path, load_resolved(path / "config.yaml", args.overrides)
     from tcclip.train import prepare_run
 
     cfg = _resolve(args)
@@ -92,29 +97,22 @@ def _run_for_evaluation(args) -> Path:
         if cfg.train.epochs:
             raise TcclipError(f"{path}: not trained yet; run tcclip train with the same config first")
         prepare_run(cfg)
-    args.overrides = []  # already part of the run's config.yaml
-    return path
+    return path, cfg
 
 
 def cmd_evaluate(args) -> int:
     from tcclip.evaluate import evaluate_run
-    from tcclip.run_config import load_resolved
     from tcclip.runtime import setup_logging
 
-    path = _run_for_evaluation(args)
+    path, cfg = _run_for_evaluation(args)
     setup_logging(None)
-    ratios: list[float | None] = []
-    if not args.wiseft_only:
-        ratios.append(None)
+    ratios: list[float | None] = [] if args.wiseft_only else [None]
     if args.wiseft is not None:
-        config = path / "config.yaml"
-        if not config.is_file():
-            raise TcclipError(f"{path}: not a run directory (no config.yaml)")
-        ratios.append(_wiseft_ratio(args.wiseft, load_resolved(config, args.overrides)))
+        ratios.append(_wiseft_ratio(args.wiseft, cfg))
     if args.out and len(ratios) > 1:
         raise TcclipError("--out names one file: use it with --wiseft-only, or without --wiseft")
     for ratio in ratios:
-        _print_metrics(evaluate_run(path, args.overrides, wiseft=ratio, out=args.out))
+        _print_metrics(evaluate_run(path, cfg, wiseft=ratio, out=args.out))
     return 0
 
 
@@ -125,9 +123,9 @@ def cmd_run(args) -> int:
 
     cfg = _resolve(args)
     path = train_run(cfg, resume=args.resume)
-    _print_metrics(evaluate_run(path))
+    _print_metrics(evaluate_run(path, cfg))
     if args.wiseft is not None and cfg.train.epochs:
-        _print_metrics(evaluate_run(path, wiseft=_wiseft_ratio(args.wiseft, cfg)))
+        _print_metrics(evaluate_run(path, cfg, wiseft=_wiseft_ratio(args.wiseft, cfg)))
     return 0
 
 

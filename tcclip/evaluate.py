@@ -198,14 +198,18 @@ def metrics_filename(wiseft: float | None) -> str:
 
 
 # ---------------------------------------------------------------- a whole run
-def evaluate_run(run_path: str | Path, overrides: list[str] | None = None, wiseft: float | None = None,
+def evaluate_run(run_path: str | Path, cfg: RunConfig | None = None, wiseft: float | None = None,
                  out: str | Path | None = None) -> dict:
-    """Evaluate a trained (or untrained, epochs=0) run on every eval set of its task; write metrics JSON."""
+    """Evaluate a trained (or untrained, epochs=0) run on every eval set of its task; write metrics JSON.
+
+    ``cfg``: the run's config with any evaluation settings changed (default: its config.yaml).
+    """
     run_path = Path(run_path)
     config_file = run_path / "config.yaml"
-    if not config_file.is_file():
-        raise TcclipError(f"{run_path}: not a run directory (no config.yaml); create it with tcclip train")
-    cfg = load_resolved(config_file, overrides)
+    if cfg is None:
+        if not config_file.is_file():
+            raise TcclipError(f"{run_path}: not a run directory (no config.yaml); create it with tcclip train")
+        cfg = load_resolved(config_file)
     if run_id(cfg) != run_path.name:
         raise TcclipError(f"overrides change the trained model (run id {run_id(cfg)}, not {run_path.name}); "
                           "evaluate may only change evaluation settings (data views, eval.*)")

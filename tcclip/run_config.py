@@ -291,7 +291,14 @@ def training_identity(cfg: RunConfig) -> dict:
         data["train"] = {"epochs": 0}
         data["eval"].pop("select_on", None)
         data["eval"].pop("eval_every_epochs", None)
-    return data
+    return _without_nones(data)
+
+
+def _without_nones(node):
+    """Unset options (None) leave the id alone, so adding an optional field keeps existing run ids."""
+    if isinstance(node, dict):
+        return {k: _without_nones(v) for k, v in node.items() if v is not None}
+    return node
 
 
 def run_id(cfg: RunConfig) -> str:
