@@ -17,7 +17,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from tcclip.checkpoint import BEST, LAST, atomic_write_json, load_checkpoint
