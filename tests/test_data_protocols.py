@@ -89,7 +89,8 @@ def test_synthetic_zero_shot_resolves_and_loads(synth_tiny):
         assert not train_names & set(spec.class_names)
     cfg = Protocol.load("zero_shot").data_config("embedded", "test")
     item = VideoDataset.from_split(task.evals["hmdb51/val2"], cfg)[0]
-    assert item["video"].shape == (2, 8, 3, 64, 64)
+    views = task.settings["testing"]["num_clips"] * task.settings["testing"].get("num_crops", 1)
+    assert item["video"].shape == (views, 8, 3, 64, 64)
     json.dumps(task.to_dict())
 
 

@@ -68,7 +68,9 @@ def test_same_seed_same_metrics_and_weights(synth_tiny, tmp_path):
     assert ma["train"]["epochs"] == 2 and ma["code_version"]["torch"]
 
 
-def test_sigkill_mid_epoch_then_resume_gives_the_same_result(synth_tiny, tmp_path):
+def test_sigkill_mid_epoch_then_resume_gives_the_same_result(synth_tiny, tmp_path, monkeypatch):
+    # Bitwise equality needs the same thread count in the killed (subprocess) and in-process runs.
+    monkeypatch.setenv("TCCLIP_THREADS", "1")
     catalog = synth_tiny / "catalog.yaml"
     args = run_args(catalog, tmp_path / "killed", "train.epochs=4")
     env = {**os.environ, "TCCLIP_THREADS": "1"}
