@@ -69,11 +69,15 @@ def test_same_seed_same_metrics_and_weights(synth_tiny, tmp_path):
 
 
 def test_sigkill_mid_epoch_then_resume_gives_the_same_result(synth_tiny, tmp_path, monkeypatch):
-    # Bitwise equality needs the same thread count in the killed (subprocess) and in-process runs.
+    # Bitwise equality needs the same thread count in the killed (subprocess) and the in-process
+    # runs; threads are set once per process, so ask this process what it will use.
+    from tcclip.runtime import configure_threads
+
     monkeypatch.setenv("TCCLIP_THREADS", "1")
+    threads = configure_threads()
     catalog = synth_tiny / "catalog.yaml"
     args = run_args(catalog, tmp_path / "killed", "train.epochs=4")
-    env = {**os.environ, "TCCLIP_THREADS": "1"}
+    env = {**os.environ, "TCCLIP_THREADS": str(threads)}
     proc = subprocess.Popen([sys.executable, "-m", "tcclip.cli", "train", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
