@@ -228,7 +228,7 @@ def pretrain_clip(pairs: CaptionPairs, cfg: PretrainConfig, out: str | Path) -> 
         "steps_per_s": round(cfg.steps / wall, 3),
         "threads": threads,
         "first_loss": losses[0],
-        "final_loss": float(np.mean(losses[-min(20, len(losses)):])),
+        "final_loss": float(np.mean(losses[-max(1, min(20, len(losses) // 5)):])),  # last fifth, at most 20 steps
         "zero_shot_val": evaluation,
     }
     atomic_write_json(report, out.with_suffix(".json"))
