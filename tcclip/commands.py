@@ -130,15 +130,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from tcclip.config import from_dict, load_yaml, merge
+    from tcclip.config import from_dict, load_yaml, merge, parse_overrides
     from tcclip.pretrain import PretrainConfig, load_pairs, pretrain_clip
-    from tcclip.run_config import parse_cli_overrides
     from tcclip.runtime import setup_logging
 
     raw: dict = {}
     for source in args.config:
         raw = merge(raw, load_yaml(source))
-    raw = merge(raw, parse_cli_overrides(args.overrides))
+    raw = merge(raw, parse_overrides(args.overrides))
     cfg = from_dict(PretrainConfig, raw, "pretrain")
     out = Path(args.out)
     setup_logging(out.with_suffix(".log"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -48,6 +49,9 @@ def merge(base: dict, update: dict) -> dict:
     return out
 
 
+_EXPONENT_FLOAT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+$")
+
+
 def parse_overrides(overrides: list[str]) -> dict:
     """['model.vision.num_context=16', ...] -> nested dict; values parsed as YAML scalars."""
     nested: dict = {}
@@ -56,6 +60,8 @@ def parse_overrides(overrides: list[str]) -> dict:
         if not sep or not key:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. model.vision.num_context=16")
         value = yaml.safe_load(raw) if raw != "" else None
+        if isinstance(value, str) and _EXPONENT_FLOAT.match(raw.strip()):
+            value = float(value)  # YAML 1.1 reads '1e-4' (no dot) as a string; on a command line it is a number
         node = nested
         parts = key.split(".")
         for part in parts[:-1]:

@@ -8,6 +8,7 @@ epoch's (as the protocol asks), optionally ensembled with CLIP (WiSE-FT) first.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import logging
 import platform
@@ -100,22 +101,75 @@ def score(prediction: dict) -> dict:
     }
 
 
-def evaluate_split(model: VideoCLIP, spec, cfg: RunConfig, rt: Dist) -> dict:
-    """One eval set (a resolved SplitSpec) -> its row of metrics.json."""
+def evaluate_splits(model: VideoCLIP, specs: dict, cfg: RunConfig, rt: Dist) -> tuple[dict[str, dict], dict]:
+    """Eval sets (key -> resolved SplitSpec) -> their rows of metrics.json by key, and the
+    scoring totals ({"videos": distinct videos scored, "seconds": time spent scoring}).
+
+    Sets that share a video folder and a class-name list (HMDB-51's and UCF-101's three
+    splits) are scored together: each distinct video once, its scores read back per set.
+    A video's score does not depend on the list it is in (its views are keyed by its
+    path), so the rows equal set-by-set evaluation, for less decoding and compute.
+    """
     from tcclip.data.dataset import VideoDataset
 
     data = cfg.data.replace(mode="test")
-    dataset = VideoDataset.from_split(spec, data)
-    names = spec.prompt_names(cfg.class_names)
-    prediction = predict(model, dataset, names, cfg.eval.batch_size, rt, cfg.eval.workers, cfg.train.amp)
-    row = {"dataset": spec.dataset, "split": spec.split, "classes": len(names), **score(prediction)}
-    row.update(
-        views=prediction["views"],
-        skipped_videos=len(prediction["skipped"]),
-        seconds=round(prediction["seconds"], 3),
-        videos_per_s=round(row["videos"] / max(prediction["seconds"], 1e-9), 2),
-    )
-    return row
+    groups: dict[tuple, list[str]] = {}
+    names_of: dict[str, list[str]] = {}
+    for key, spec in specs.items():
+        names_of[key] = spec.prompt_names(cfg.class_names)
+        groups.setdefault((str(spec.video_root), tuple(names_of[key])), []).append(key)
+    rows: dict[str, dict] = {}
+    totals = {"videos": 0, "seconds": 0.0}
+    for keys in groups.values():
+        sets = {key: VideoDataset.from_split(specs[key], data) for key in keys}
+        union, positions = _union(list(sets.values()))
+        positions = dict(zip(keys, positions))
+        prediction = predict(model, union, names_of[keys[0]], cfg.eval.batch_size, rt, cfg.eval.workers, cfg.train.amp)
+        for key in keys:
+            part = _select(prediction, positions[key], union)
+            row = {"dataset": specs[key].dataset, "split": specs[key].split, "classes": len(names_of[key]), **score(part)}
+            row.update(views=prediction["views"], skipped_videos=len(part["skipped"]),
+                       seconds=round(prediction["seconds"], 3),
+                       videos_per_s=round(len(union) / max(prediction["seconds"], 1e-9), 2))
+            if len(keys) > 1:
+                row["scored_with"] = [k for k in keys if k != key]
+            rows[key] = row
+        totals["videos"] += len(union)
+        totals["seconds"] += prediction["seconds"]
+    return {key: rows[key] for key in specs}, totals
+
+
+def _union(sets: list) -> tuple[object, list[list[int]]]:
+    """One dataset holding every distinct video of ``sets`` (same root and classes), and
+    for each set the union positions of its videos, in the set's own order."""
+    union = copy.copy(sets[0])
+    union.entries, union.skipped = [], []
+    where: dict[str, int] = {}
+    positions = []
+    for dataset in sets:
+        mine = []
+        for entry in dataset.entries:
+            if entry.path not in where:
+                where[entry.path] = len(union.entries)
+                union.entries.append(entry)
+            elif union.entries[where[entry.path]].label != entry.label:
+                raise TcclipError(f"{entry.path}: label {entry.label} in {dataset.annotation_list}, "
+                                  f"{union.entries[where[entry.path]].label} in another list of the same classes")
+            mine.append(where[entry.path])
+        positions.append(mine)
+    return union, positions
+
+
+def _select(prediction: dict, positions: list[int], union) -> dict:
+    """The rows of a union prediction that belong to one set (skipped videos dropped, kept counted)."""
+    found = {int(i): row for row, i in enumerate(prediction["index"].tolist())}
+    rows = [found[p] for p in positions if p in found]
+    skipped_paths = {str(union.video_path(p)) for p in positions}
+    return {
+        "scores": prediction["scores"][rows],
+        "labels": prediction["labels"][rows],
+        "skipped": [s for s in prediction["skipped"] if s.path in skipped_paths],
+    }
 
 
 # ---------------------------------------------------------------- the run's weights
@@ -128,6 +182,9 @@ def load_model(cfg: RunConfig, run_path: Path, checkpoint: str, wiseft: float | 
         if wiseft is not None:
             info["wiseft_note"] = "nothing was trained: WiSE-FT of CLIP with itself is CLIP"
         return model.to(rt.device), info
+    if not (run_path / "train.json").is_file():  # written last, atomically: the run's completion marker
+        raise TcclipError(f"{run_path}: training has not finished (no train.json); finish it with "
+                          f"tcclip train --config {run_path / 'config.yaml'} (it resumes)")
     path = run_path / "checkpoints" / (BEST if checkpoint == "best" else LAST)
     if not path.is_file():
         raise TcclipError(f"{path}: no checkpoint; train the run first (tcclip train --config {run_path / 'config.yaml'})")
@@ -136,6 +193,10 @@ def load_model(cfg: RunConfig, run_path: Path, checkpoint: str, wiseft: float | 
         raise TcclipError(f"{path}: training stopped after epoch {state.get('epoch')} of {cfg.train.epochs}; "
                           "finish it with tcclip train (it resumes)")
     weights = state["model"]
+    broken = [key for key, value in weights.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:  # a diverged run is never scored as if it were a model
+        raise TcclipError(f"{path}: {len(broken)} parameter tensor(s) hold NaN/inf (first: {broken[0]}); "
+                          "the run diverged: retrain it with a lower train.lr")
     if wiseft is not None:
         # The CLIP side exactly as the model was initialised (same file, same fp16 rounding).
         clip_init = {k: v.detach().clone() for k, v in model.clip.state_dict().items()}
@@ -219,8 +280,8 @@ def evaluate_run(run_path: str | Path, cfg: RunConfig | None = None, wiseft: flo
     started = time.perf_counter()
     model, weights = load_model(cfg, run_path, cfg.eval.checkpoint if cfg.train.epochs else "last", wiseft, rt)
     rows = []
-    for key, spec in task.evals.items():
-        row = evaluate_split(model, spec, cfg, rt)
+    by_key, scoring = evaluate_splits(model, task.evals, cfg, rt)
+    for key, row in by_key.items():
         rows.append({"key": key, **row})
         log.info("%s: top-1 %.2f top-5 %.2f (%d videos, %.1f videos/s)", key, row["top1"], row["top5"],
                  row["videos"], row["videos_per_s"])
@@ -243,7 +304,8 @@ def evaluate_run(run_path: str | Path, cfg: RunConfig | None = None, wiseft: flo
         "summary": summarize(rows, [r["key"] for r in rows]),
         "train": train_info,
         "eval_wall_s": round(wall, 3),
-        "eval_videos_per_s": round(sum(r["videos"] for r in rows) / max(sum(r["seconds"] for r in rows), 1e-9), 2),
+        "eval_videos_scored": scoring["videos"],  # distinct videos: sets of one folder and class list share scores
+        "eval_videos_per_s": round(scoring["videos"] / max(scoring["seconds"], 1e-9), 2),
         "config_hash": config_hash(training_identity(cfg)),
         "config": to_dict(cfg),
         "code_version": code_version(),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -216,22 +215,6 @@ def _training_section(training: dict, where: str) -> dict:
     return out
 
 
-_FLOAT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)$")
-
-
-def parse_cli_overrides(overrides: list[str]) -> dict:
-    """tcclip.config.parse_overrides, plus '1e-4' read as a number (YAML 1.1 reads it as a string)."""
-
-    def numbers(node):
-        if isinstance(node, dict):
-            return {k: numbers(v) for k, v in node.items()}
-        if isinstance(node, str) and _FLOAT.match(node):
-            return float(node)
-        return node
-
-    return numbers(parse_overrides(overrides))
-
-
 def _expand_model_preset(model: dict) -> dict:
     model = dict(model or {})
     preset = model.pop("preset", None)
@@ -260,7 +243,7 @@ def resolve_run_config(sources: list[str | Path | dict], overrides: list[str] | 
     for source in sources:
         raw = merge(raw, source if isinstance(source, dict) else load_yaml(run_config_path(source)))
     if overrides:
-        raw = merge(raw, parse_cli_overrides(overrides))
+        raw = merge(raw, parse_overrides(overrides))
     raw = dict(raw)
     raw["model"] = _expand_model_preset(raw.get("model") or {})
     resolved = merge(_protocol_settings(raw), raw)
@@ -273,7 +256,7 @@ def load_resolved(path: str | Path, overrides: list[str] | None = None) -> RunCo
     """A run directory's config.yaml (already resolved: no protocol merge), plus overrides."""
     raw = load_yaml(path)
     if overrides:
-        raw = merge(raw, parse_cli_overrides(overrides))
+        raw = merge(raw, parse_overrides(overrides))
     raw["model"] = _expand_model_preset(raw.get("model") or {})
     return from_dict(RunConfig, raw)
 

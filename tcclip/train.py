@@ -169,6 +169,7 @@ class Trainer:
 
     def resume(self, resume: str) -> int:
         """'auto': from checkpoints/last.pt if present; 'never': from scratch; else a file path."""
+        self._drop_partial_writes()
         if resume == "never":
             return 0
         path = self.checkpoint_dir / LAST if resume == "auto" else Path(resume)
@@ -177,6 +178,14 @@ class Trainer:
         self.load_state(load_checkpoint(path), path)
         log.info("resumed from %s: %d of %d epochs done", path, self.epoch, self.cfg.epochs)
         return self.epoch
+
+    def _drop_partial_writes(self) -> None:
+        """Remove temporary files a killed save left behind (never read: saves are atomic)."""
+        if not self.rt.is_main or not self.checkpoint_dir.is_dir():
+            return
+        for stale in self.checkpoint_dir.glob(".*.tmp"):
+            log.warning("removing %s: a checkpoint write that was interrupted", stale)
+            stale.unlink(missing_ok=True)
 
     def save(self) -> None:
         if self.rt.is_main:

@@ -158,4 +158,4 @@ def test_weights_of_another_architecture_are_refused(synth_tiny, tmp_path, capsy
     catalog = synth_tiny / "catalog.yaml"
     assert cli("train", *run_args(catalog, tmp_path), f"model.backbone.weights={tmp_path / 'wrong.pt'}") == 2
     err = capsys.readouterr().err.strip()
-    assert "does not fit architecture 'tiny-clip-p8'" in err and "\n" not in err
+    assert "does not fit architecture 'tiny-clip-p16'" in err and "\n" not in err

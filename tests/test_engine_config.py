@@ -18,7 +18,7 @@ def test_protocol_settings_at_each_scale():
     assert paper.eval.wiseft == 0.7 and paper.model.backbone.arch == "ViT-B-16-quickgelu"
     embedded = resolve_run_config(["embedded"])
     assert (embedded.data.num_frames, embedded.data.input_size) == (8, 64)
-    assert embedded.model.backbone.arch == "tiny-clip-p8" and embedded.train.amp is False
+    assert embedded.model.backbone.arch == "tiny-clip-p16" and embedded.train.amp is False
 
 
 def test_overrides_win_and_numbers_parse():

@@ -14,6 +14,8 @@ from tcclip.mixup import MixConfig, mix_batch, smooth_one_hot, soft_cross_entrop
 from tcclip.optim import WarmupCosine, is_prompt_parameter, parameter_groups
 from tcclip.wiseft import wise_ft
 
+from data_fixtures import synth_tiny  # noqa: F401
+
 
 # ------------------------------------------------------------------ multi-view aggregation
 def test_views_sum_softmax_not_logits():
@@ -226,3 +228,38 @@ def test_summary_mean_std_over_splits_and_hm():
     b2n = summarize([{"dataset": "ucf101", "split": "b", "top1": 80.0, "top5": 99.0},
                      {"dataset": "ucf101", "split": "n", "top1": 40.0, "top5": 90.0}], ["base", "novel"])
     assert b2n["hm"] == pytest.approx(160 / 3)
+
+
+# ------------------------------------------------------------------ shared scoring of overlapping eval sets
+@pytest.mark.slow
+def test_sets_sharing_videos_are_scored_once_with_the_same_results(synth_tiny):  # noqa: F811 (fixture)
+    """HMDB-like val1..3 share a folder and classes: one pass over their distinct videos gives
+    exactly the rows of set-by-set evaluation (random multi-clip views are keyed by path)."""
+    from tcclip.evaluate import evaluate_splits, predict, score
+    from tcclip.model.video_clip import VideoCLIP
+    from tcclip.run_config import resolve_run_config, resolve_task
+    from tcclip.runtime import Dist
+
+    torch.manual_seed(0)
+    cfg = resolve_run_config(["embedded"], [
+        f"protocol.catalog={synth_tiny / 'catalog.yaml'}", "model.preset=vifi_clip", "model.backbone.weights=null",
+        "data.num_frames=2", "data.num_clips=2", "data.view_sampling=official", "eval.batch_size=5"])
+    task = resolve_task(cfg)
+    specs = {key: spec for key, spec in task.evals.items() if spec.dataset in ("hmdb51", "k600")}
+    model = VideoCLIP.build(cfg.model)
+    rows, totals = evaluate_splits(model, specs, cfg, Dist())
+    assert list(rows) == list(specs)  # the protocol's order
+    from tcclip.data.dataset import VideoDataset
+
+    hmdb_videos = set()
+    for key, spec in specs.items():
+        dataset = VideoDataset.from_split(spec, cfg.data.replace(mode="test"))
+        if spec.dataset == "hmdb51":
+            hmdb_videos |= {e.path for e in dataset.entries}
+        alone = score(predict(model, dataset, spec.prompt_names(cfg.class_names), 5, Dist()))
+        assert (rows[key]["top1"], rows[key]["top5"], rows[key]["videos"]) == (alone["top1"], alone["top5"], alone["videos"])
+    hmdb = [k for k in specs if k.startswith("hmdb51/")]
+    assert len(hmdb) == 3 and rows[hmdb[0]]["scored_with"] == hmdb[1:]
+    assert "scored_with" not in rows[next(k for k in specs if k.startswith("k600/"))]  # other classes: scored alone
+    k600_videos = sum(r["videos"] for k, r in rows.items() if k.startswith("k600/"))
+    assert totals["videos"] == len(hmdb_videos) + k600_videos < sum(r["videos"] for r in rows.values())

@@ -23,7 +23,7 @@ def test_pretrain_writes_loadable_weights_and_learns(synth_tiny, tmp_path, monke
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["final_loss"] < report["first_loss"]
     assert set(report["zero_shot_val"]) >= {"colour_shape", "colour_shape_chance", "colour", "shape"}
-    clip = build_clip(BackboneConfig(arch="tiny-clip-p8", weights=str(out), fp16_round=False))
+    clip = build_clip(BackboneConfig(arch="tiny-clip-p16", weights=str(out), fp16_round=False))
     saved = torch.load(out, weights_only=True)
     assert all(torch.equal(clip.state_dict()[k], v) for k, v in saved.items())
 

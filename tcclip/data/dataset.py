@@ -206,7 +206,7 @@ class VideoDataset(Dataset):
     def _test_views(self, path: Path, index: int) -> torch.Tensor:
         cfg = self.config
         reader = open_video(path, self.backend)
-        rng = sampling.view_rng(cfg.view_seed, index)
+        rng = sampling.view_rng(cfg.view_seed, self.entries[index].path)
         clip_indices = sampling.view_indices(reader.num_frames, cfg.num_frames, cfg.num_clips, cfg.view_sampling, rng)
         frames_by_clip = _read_many(reader, clip_indices)
         height, width = frames_by_clip[0].shape[1:3]

@@ -21,6 +21,8 @@ Multi-view testing takes ``num_clips`` such samplings per video:
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 VIEW_SAMPLING = ("official", "deterministic")
@@ -69,9 +71,10 @@ def view_indices(
     raise ValueError(f"view sampling {mode!r}: expected one of {', '.join(VIEW_SAMPLING)}")
 
 
-def view_rng(seed: int, index: int) -> np.random.Generator:
-    """Per-video generator for random test views: same views for a video whatever the worker."""
-    return np.random.default_rng([int(seed), int(index)])
+def view_rng(seed: int, video: str) -> np.random.Generator:
+    """Per-video generator for random test views, keyed by the video's listed path: the same
+    views whatever the worker, and whichever list (split) the video is evaluated in."""
+    return np.random.default_rng([int(seed), zlib.crc32(video.encode("utf-8"))])
 
 
 def _check(num_video_frames: int, num_segments: int) -> tuple[int, int]:

@@ -101,6 +101,10 @@ def _check_indices(path: str, indices: Sequence[int], num_frames: int) -> list[i
 
 
 class DecordReader:
+    # Folders where decord's batch read failed on padded rows: later videos there (usually of
+    # the same size) go straight to single-frame reads instead of failing a batch read first.
+    _per_frame_folders: set[str] = set()
+
     def __init__(self, path: str | Path):
         import decord
 
@@ -112,7 +116,7 @@ class DecordReader:
             raise VideoError(self.path, f"decord cannot open it ({_short(err)})") from None
         if self.num_frames <= 0:
             raise VideoError(self.path, "has no frames", kind="empty")
-        self._per_frame = False
+        self._per_frame = os.path.dirname(self.path) in self._per_frame_folders
 
     def get_batch(self, indices: Sequence[int]) -> np.ndarray:
         indices = _check_indices(self.path, indices, self.num_frames)
@@ -126,6 +130,7 @@ class DecordReader:
                 if "DECORDArrayCopyFromTo" not in str(err):
                     raise VideoError(self.path, f"decord cannot decode frames {_describe(indices)} ({_short(err)})") from None
                 self._per_frame = True
+                self._per_frame_folders.add(os.path.dirname(self.path))
         try:
             return np.stack([self._unpad(self._reader[i].asnumpy()) for i in indices])
         except VideoError:

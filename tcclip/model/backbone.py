@@ -3,7 +3,7 @@ from a local file.
 
 Both scales take the same path: ``arch`` names an open_clip architecture
 (``ViT-B-16-quickgelu`` for the paper) or one of the small architectures shipped in
-``tcclip/resources/model_configs`` (``tiny-clip-p8`` for the embedded scale), and
+``tcclip/resources/model_configs`` (``tiny-clip-p16`` for the embedded scale), and
 ``weights`` is a local file — OpenAI's TorchScript archive or a plain state dict
 (what ``tcclip pretrain-clip`` writes). Nothing is ever fetched from a hub.
 """

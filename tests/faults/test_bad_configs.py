@@ -56,7 +56,7 @@ def test_weights_of_another_architecture(synth_tiny, tmp_path, capsys):  # noqa:
     torch.save(micro_clip().state_dict(), weights)
     rc, err = train([f"protocol.catalog={synth_tiny / 'catalog.yaml'}", f"output={tmp_path / 'runs'}",
                      f"model.backbone.weights={weights}"], capsys)
-    assert rc == 2 and "does not fit architecture 'tiny-clip-p8'" in err
+    assert rc == 2 and "does not fit architecture 'tiny-clip-p16'" in err
 
 
 def test_snakemake_dry_run_fails_fast_on_a_bad_workflow_config(tmp_path):

@@ -14,6 +14,7 @@ if BACKBONE.get("pretrain"):
             WEIGHTS,
         params:
             data=WF.synthetic["out"],
+            arch=BACKBONE["arch"],
             overrides=" ".join(BACKBONE.get("pretrain_overrides", [])),
         log:
             f"{LOGS}/pretrain_clip.log",
@@ -21,7 +22,7 @@ if BACKBONE.get("pretrain"):
             f"{BENCH}/pretrain_clip.tsv"
         threads: WF.threads
         shell:
-            "TCCLIP_THREADS={threads} tcclip pretrain-clip --data {params.data} --out {output} {params.overrides} > {log} 2>&1"
+            "TCCLIP_THREADS={threads} tcclip pretrain-clip --data {params.data} --out {output} arch={params.arch} {params.overrides} > {log} 2>&1"
 
 else:
 
