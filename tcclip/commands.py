@@ -101,7 +101,7 @@ def _run_for_evaluation(args):
 
 
 def cmd_evaluate(args) -> int:
-    from tcclip.evaluate import evaluate_run
+    from tcclip.evaluate import evaluate_variants
     from tcclip.runtime import setup_logging
 
     path, cfg = _run_for_evaluation(args)
@@ -111,21 +111,23 @@ def cmd_evaluate(args) -> int:
         ratios.append(_wiseft_ratio(args.wiseft, cfg))
     if args.out and len(ratios) > 1:
         raise TcclipError("--out names one file: use it with --wiseft-only, or without --wiseft")
-    for ratio in ratios:
-        _print_metrics(evaluate_run(path, cfg, wiseft=ratio, out=args.out))
+    for metrics in evaluate_variants(path, cfg, ratios, out=args.out):  # each video decoded once for all
+        _print_metrics(metrics)
     return 0
 
 
 def cmd_run(args) -> int:
     """Train, then evaluate (and WiSE-FT) in one process: the embedded scale's fast path."""
-    from tcclip.evaluate import evaluate_run
+    from tcclip.evaluate import evaluate_variants
     from tcclip.train import train_run
 
     cfg = _resolve(args)
     path = train_run(cfg, resume=args.resume)
-    _print_metrics(evaluate_run(path, cfg))
+    ratios: list[float | None] = [None]
     if args.wiseft is not None and cfg.train.epochs:
-        _print_metrics(evaluate_run(path, cfg, wiseft=_wiseft_ratio(args.wiseft, cfg)))
+        ratios.append(_wiseft_ratio(args.wiseft, cfg))
+    for metrics in evaluate_variants(path, cfg, ratios):
+        _print_metrics(metrics)
     return 0
 
 

@@ -42,27 +42,40 @@ def predict(model: VideoCLIP, dataset, class_names: list[str], batch_size: int, 
     Returns {"scores": (N, K), "labels": (N,), "index": (N,), "views": V, "skipped": [...],
     "seconds": s} with videos in dataset order.
     """
-    model.set_class_names(class_names)  # outside no_grad: training may reuse these tokens
-    model.eval()
+    return predict_many([model], dataset, class_names, batch_size, rt, workers, amp)[0]
+
+
+def predict_many(models: list[VideoCLIP], dataset, class_names: list[str], batch_size: int, rt: Dist,
+                 workers: int = 0, amp: bool = False) -> list[dict]:
+    """``predict`` for several models (a run and its WiSE-FT ensemble): each batch is decoded
+    once and scored by every model; one prediction per model, in order."""
+    for model in models:
+        model.set_class_names(class_names)  # outside no_grad: training may reuse these tokens
+        model.eval()
     with torch.no_grad():
-        out, skipped, views, seconds = _score_views(model, dataset, batch_size, rt, workers, amp, len(class_names))
-    if rt.enabled:
-        parts = [None] * rt.world_size
-        dist.all_gather_object(parts, (out, skipped, views))
-        out = {key: torch.cat([p[0][key] for p in parts]) for key in out}
-        skipped = [s for p in parts for s in p[1]]
-        views = max(p[2] for p in parts)
-        order = out["index"].argsort()
-        out = {key: value[order] for key, value in out.items()}
-    out.update(views=views, skipped=skipped, seconds=seconds)
-    return out
+        outs, skipped, views, seconds = _score_views(models, dataset, batch_size, rt, workers, amp, len(class_names))
+    predictions = []
+    for out in outs:
+        gathered_skipped, gathered_views = skipped, views
+        if rt.enabled:
+            parts = [None] * rt.world_size
+            dist.all_gather_object(parts, (out, skipped, views))
+            out = {key: torch.cat([p[0][key] for p in parts]) for key in out}
+            gathered_skipped = [s for p in parts for s in p[1]]
+            gathered_views = max(p[2] for p in parts)
+            order = out["index"].argsort()
+            out = {key: value[order] for key, value in out.items()}
+        out.update(views=gathered_views, skipped=gathered_skipped, seconds=seconds)
+        predictions.append(out)
+    return predictions
 
 
-def _score_views(model, dataset, batch_size, rt, workers, amp, k):
+def _score_views(models, dataset, batch_size, rt, workers, amp, k):
     shard = dataset if not rt.enabled else Subset(dataset, range(rt.rank, len(dataset), rt.world_size))
     loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
                         collate_fn=getattr(dataset, "collate", None))
-    scores, labels, index, skipped = [], [], [], []
+    scores: list[list[torch.Tensor]] = [[] for _ in models]
+    labels, index, skipped = [], [], []
     views = 0
     started = time.perf_counter()
     for batch in loader:
@@ -71,18 +84,19 @@ def _score_views(model, dataset, batch_size, rt, workers, amp, k):
         if video.shape[0] == 0:
             continue
         b, views = video.shape[:2]
-        with torch.autocast(rt.device.type, enabled=amp and rt.device.type == "cuda"):
-            logits = model(video.to(rt.device, non_blocking=True).flatten(0, 1))
-        scores.append(aggregate_views(logits.float().view(b, views, -1)).cpu())
+        video = video.to(rt.device, non_blocking=True).flatten(0, 1)
+        for model, kept in zip(models, scores):
+            with torch.autocast(rt.device.type, enabled=amp and rt.device.type == "cuda"):
+                logits = model(video)
+            kept.append(aggregate_views(logits.float().view(b, views, -1)).cpu())
         labels.append(batch["label"])
         index.append(batch["index"])
     seconds = time.perf_counter() - started
-    out = {
-        "scores": torch.cat(scores) if scores else torch.zeros(0, k),
-        "labels": torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long),
-        "index": torch.cat(index) if index else torch.zeros(0, dtype=torch.long),
-    }
-    return out, skipped, views, seconds
+    label_tensor = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
+    index_tensor = torch.cat(index) if index else torch.zeros(0, dtype=torch.long)
+    outs = [{"scores": torch.cat(kept) if kept else torch.zeros(0, k), "labels": label_tensor, "index": index_tensor}
+            for kept in scores]
+    return outs, skipped, views, seconds
 
 
 def score(prediction: dict) -> dict:
@@ -101,9 +115,10 @@ def score(prediction: dict) -> dict:
     }
 
 
-def evaluate_splits(model: VideoCLIP, specs: dict, cfg: RunConfig, rt: Dist) -> tuple[dict[str, dict], dict]:
-    """Eval sets (key -> resolved SplitSpec) -> their rows of metrics.json by key, and the
-    scoring totals ({"videos": distinct videos scored, "seconds": time spent scoring}).
+def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Dist) -> tuple[list[dict[str, dict]], dict]:
+    """Eval sets (key -> resolved SplitSpec) -> for each model its rows of metrics.json by key,
+    and the scoring totals ({"videos": distinct videos scored, "seconds": time spent scoring}).
+    Every model scores the same decoded batches.
 
     Sets that share a video folder and a class-name list (HMDB-51's and UCF-101's three
     splits) are scored together: each distinct video once, its scores read back per set.
@@ -118,25 +133,28 @@ def evaluate_splits(model: VideoCLIP, specs: dict, cfg: RunConfig, rt: Dist) -> 
     for key, spec in specs.items():
         names_of[key] = spec.prompt_names(cfg.class_names)
         groups.setdefault((str(spec.video_root), tuple(names_of[key])), []).append(key)
-    rows: dict[str, dict] = {}
+    rows: list[dict[str, dict]] = [{} for _ in models]
     totals = {"videos": 0, "seconds": 0.0}
     for keys in groups.values():
         sets = {key: VideoDataset.from_split(specs[key], data) for key in keys}
         union, positions = _union(list(sets.values()))
         positions = dict(zip(keys, positions))
-        prediction = predict(model, union, names_of[keys[0]], cfg.eval.batch_size, rt, cfg.eval.workers, cfg.train.amp)
-        for key in keys:
-            part = _select(prediction, positions[key], union)
-            row = {"dataset": specs[key].dataset, "split": specs[key].split, "classes": len(names_of[key]), **score(part)}
-            row.update(views=prediction["views"], skipped_videos=len(part["skipped"]),
-                       seconds=round(prediction["seconds"], 3),
-                       videos_per_s=round(len(union) / max(prediction["seconds"], 1e-9), 2))
-            if len(keys) > 1:
-                row["scored_with"] = [k for k in keys if k != key]
-            rows[key] = row
+        predictions = predict_many(models, union, names_of[keys[0]], cfg.eval.batch_size, rt, cfg.eval.workers,
+                                   cfg.train.amp)
+        for prediction, model_rows in zip(predictions, rows):
+            for key in keys:
+                part = _select(prediction, positions[key], union)
+                row = {"dataset": specs[key].dataset, "split": specs[key].split, "classes": len(names_of[key]),
+                       **score(part)}
+                row.update(views=prediction["views"], skipped_videos=len(part["skipped"]),
+                           seconds=round(prediction["seconds"], 3),
+                           videos_per_s=round(len(union) / max(prediction["seconds"], 1e-9), 2))
+                if len(keys) > 1:
+                    row["scored_with"] = [k for k in keys if k != key]
+                model_rows[key] = row
         totals["videos"] += len(union)
-        totals["seconds"] += prediction["seconds"]
-    return {key: rows[key] for key in specs}, totals
+        totals["seconds"] += predictions[0]["seconds"]
+    return [{key: model_rows[key] for key in specs} for model_rows in rows], totals
 
 
 def _union(sets: list) -> tuple[object, list[list[int]]]:
@@ -264,6 +282,17 @@ def evaluate_run(run_path: str | Path, cfg: RunConfig | None = None, wiseft: flo
 
     ``cfg``: the run's config with any evaluation settings changed (default: its config.yaml).
     """
+    return evaluate_variants(run_path, cfg, [wiseft], out)[0]
+
+
+def evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratios: list[float | None] = (None,),
+                      out: str | Path | None = None) -> list[dict]:
+    """``evaluate_run`` for several weight sets of one run at once: the fine-tuned weights
+    (ratio None) and WiSE-FT ensembles (ratios), each video decoded once for all of them.
+    One metrics file per ratio; ``out`` only with a single ratio."""
+    ratios = list(ratios)
+    if out is not None and len(ratios) != 1:
+        raise TcclipError("an output path names one metrics file: evaluate one variant at a time")
     run_path = Path(run_path)
     config_file = run_path / "config.yaml"
     if cfg is None:
@@ -278,45 +307,51 @@ def evaluate_run(run_path: str | Path, cfg: RunConfig | None = None, wiseft: flo
     seed_everything(cfg.seed)
     task = resolve_task(cfg)
     started = time.perf_counter()
-    model, weights = load_model(cfg, run_path, cfg.eval.checkpoint if cfg.train.epochs else "last", wiseft, rt)
-    rows = []
-    by_key, scoring = evaluate_splits(model, task.evals, cfg, rt)
-    for key, row in by_key.items():
-        rows.append({"key": key, **row})
-        log.info("%s: top-1 %.2f top-5 %.2f (%d videos, %.1f videos/s)", key, row["top1"], row["top5"],
-                 row["videos"], row["videos_per_s"])
+    checkpoint = cfg.eval.checkpoint if cfg.train.epochs else "last"
+    loaded = [load_model(cfg, run_path, checkpoint, ratio, rt) for ratio in ratios]
+    rows_by_model, scoring = evaluate_splits([model for model, _ in loaded], task.evals, cfg, rt)
     wall = time.perf_counter() - started
     train_info = _train_info(run_path) or ({"epochs": 0} if cfg.train.epochs == 0 else None)
-    metrics = {
-        "schema": METRICS_SCHEMA,
-        "run_id": run_path.name,
-        "task": task.name,
-        "protocol": task.protocol,
-        "params": task.params,
-        "variant": "finetuned" if wiseft is None else "wiseft",
-        "wiseft_ratio": wiseft,
-        "weights": weights,
-        "seed": cfg.seed,
-        "views": {"clips": cfg.data.num_clips, "crops": cfg.data.num_crops, "sampling": cfg.data.view_sampling,
-                  "view_seed": cfg.data.view_seed, "frames": cfg.data.num_frames, "input_size": cfg.data.input_size},
-        "class_names": cfg.class_names,
-        "results": rows,
-        "summary": summarize(rows, [r["key"] for r in rows]),
-        "train": train_info,
-        "eval_wall_s": round(wall, 3),
-        "eval_videos_scored": scoring["videos"],  # distinct videos: sets of one folder and class list share scores
-        "eval_videos_per_s": round(scoring["videos"] / max(scoring["seconds"], 1e-9), 2),
-        "config_hash": config_hash(training_identity(cfg)),
-        "config": to_dict(cfg),
-        "code_version": code_version(),
-        "host": {"device": str(rt.device), "world_size": rt.world_size, "threads": threads},
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    target = Path(out) if out else run_path / metrics_filename(wiseft)
-    if rt.is_main:
-        atomic_write_json(metrics, target)
-    metrics["path"] = str(target)
-    return metrics
+    written = []
+    for ratio, (_, weights), by_key in zip(ratios, loaded, rows_by_model):
+        rows = [{"key": key, **row} for key, row in by_key.items()]
+        for row in rows:
+            log.info("%s%s: top-1 %.2f top-5 %.2f (%d videos, %.1f videos/s)", row["key"],
+                     "" if ratio is None else f" (WiSE-FT {ratio:g})", row["top1"], row["top5"], row["videos"],
+                     row["videos_per_s"])
+        metrics = {
+            "schema": METRICS_SCHEMA,
+            "run_id": run_path.name,
+            "task": task.name,
+            "protocol": task.protocol,
+            "params": task.params,
+            "variant": "finetuned" if ratio is None else "wiseft",
+            "wiseft_ratio": ratio,
+            "weights": weights,
+            "seed": cfg.seed,
+            "views": {"clips": cfg.data.num_clips, "crops": cfg.data.num_crops, "sampling": cfg.data.view_sampling,
+                      "view_seed": cfg.data.view_seed, "frames": cfg.data.num_frames,
+                      "input_size": cfg.data.input_size},
+            "class_names": cfg.class_names,
+            "results": rows,
+            "summary": summarize(rows, [r["key"] for r in rows]),
+            "train": train_info,
+            "eval_wall_s": round(wall, 3),  # shared by the variants evaluated together
+            "evaluated_with": [metrics_filename(r) for r in ratios if r != ratio],
+            "eval_videos_scored": scoring["videos"],  # distinct videos: sets of one folder and class list share scores
+            "eval_videos_per_s": round(scoring["videos"] / max(scoring["seconds"], 1e-9), 2),
+            "config_hash": config_hash(training_identity(cfg)),
+            "config": to_dict(cfg),
+            "code_version": code_version(),
+            "host": {"device": str(rt.device), "world_size": rt.world_size, "threads": threads},
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        target = Path(out) if out else run_path / metrics_filename(ratio)
+        if rt.is_main:
+            atomic_write_json(metrics, target)
+        metrics["path"] = str(target)
+        written.append(metrics)
+    return written
 
 
 def _train_info(run_path: Path) -> dict | None:

@@ -126,9 +126,13 @@ def plan_table(name: str, wf: WorkflowConfig) -> list[PlannedRun]:
     base = run_config_path(wf.run_config)
     runs = []
     for row in spec.rows:
-        for seed in wf.seeds or spec.seeds:
+        seeds = wf.seeds or spec.seeds
+        for seed in seeds:
             for task in _protocol_tasks(spec.protocol, spec, wf):
-                overrides = _row_overrides(row, spec.protocol, task, seed, wf)
+                # An untrained row (vanilla CLIP) has no seed to vary: every seed's cell reads the
+                # one evaluation made with the first seed, instead of re-scoring the same weights.
+                model_seed = seed if row.train else seeds[0]
+                overrides = _row_overrides(row, spec.protocol, task, model_seed, wf)
                 try:
                     cfg = resolve_run_config([base], overrides)
                 except ConfigError as err:

@@ -48,3 +48,22 @@ def moving_square_frames(num_frames: int = 12, height: int = 72, width: int = 72
 def write_list(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(f"{line}\n" for line in lines))
     return path
+
+
+def fast_run_args(catalog: Path, output: Path, *extra: str) -> list[str]:
+    """`tcclip train` arguments of a fast run: frame-wise embedded CLIP (random init), 2 frames,
+    the fully-supervised task on the tiny benchmark's k400, 3 epochs of 3 updates."""
+    return [
+        "--config", "embedded",
+        f"protocol.catalog={catalog}", "protocol.name=fully_supervised", f"output={output}",
+        "model.preset=vifi_clip", "model.backbone.weights=null",
+        "data.num_frames=2", "data.num_clips=1", "data.num_crops=1",
+        "train.epochs=3", "train.warmup_epochs=1", "train.total_batch=8", "train.batch_size=4",
+        "train.lr=1e-4", "eval.batch_size=12", *extra,
+    ]
+
+
+def only_run(output: Path) -> Path:
+    """The one run directory under ``output``."""
+    (run,) = [p for p in output.iterdir() if (p / "config.yaml").is_file()]
+    return run

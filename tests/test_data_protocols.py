@@ -126,4 +126,4 @@ def test_protocol_cli_prints_tasks(synth_tiny, capsys):
     assert main(["data", "protocol", "fully_supervised", "--catalog", str(synth_tiny / "catalog.yaml")]) == 0
     (task,) = json.loads(capsys.readouterr().out)
     assert task["train"]["split"] == "train" and list(task["evals"]) == ["k400/val"]
-    assert task["settings"]["testing"]["num_crops"] == 3
+    assert task["settings"]["testing"]["num_crops"] == 1 and task["settings"]["testing"]["num_clips"] == 2  # embedded block

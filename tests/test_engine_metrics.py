@@ -233,8 +233,9 @@ def test_summary_mean_std_over_splits_and_hm():
 # ------------------------------------------------------------------ shared scoring of overlapping eval sets
 @pytest.mark.slow
 def test_sets_sharing_videos_are_scored_once_with_the_same_results(synth_tiny):  # noqa: F811 (fixture)
-    """HMDB-like val1..3 share a folder and classes: one pass over their distinct videos gives
-    exactly the rows of set-by-set evaluation (random multi-clip views are keyed by path)."""
+    """HMDB-like val1..3 share a folder and classes: one pass over their distinct videos, scored
+    by two weight sets, gives exactly the rows of set-by-set, model-by-model evaluation
+    (random multi-clip views are keyed by path)."""
     from tcclip.evaluate import evaluate_splits, predict, score
     from tcclip.model.video_clip import VideoCLIP
     from tcclip.run_config import resolve_run_config, resolve_task
@@ -247,7 +248,11 @@ def test_sets_sharing_videos_are_scored_once_with_the_same_results(synth_tiny): 
     task = resolve_task(cfg)
     specs = {key: spec for key, spec in task.evals.items() if spec.dataset in ("hmdb51", "k600")}
     model = VideoCLIP.build(cfg.model)
-    rows, totals = evaluate_splits(model, specs, cfg, Dist())
+    other = VideoCLIP.build(cfg.model)  # a second weight set scored on the same decoded batches
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    (rows, other_rows), totals = evaluate_splits([model, other], specs, cfg, Dist())
     assert list(rows) == list(specs)  # the protocol's order
     from tcclip.data.dataset import VideoDataset
 
@@ -256,8 +261,9 @@ def test_sets_sharing_videos_are_scored_once_with_the_same_results(synth_tiny): 
         dataset = VideoDataset.from_split(spec, cfg.data.replace(mode="test"))
         if spec.dataset == "hmdb51":
             hmdb_videos |= {e.path for e in dataset.entries}
-        alone = score(predict(model, dataset, spec.prompt_names(cfg.class_names), 5, Dist()))
-        assert (rows[key]["top1"], rows[key]["top5"], rows[key]["videos"]) == (alone["top1"], alone["top5"], alone["videos"])
+        for m, got in ((model, rows), (other, other_rows)):
+            alone = score(predict(m, dataset, spec.prompt_names(cfg.class_names), 5, Dist()))
+            assert (got[key]["top1"], got[key]["top5"], got[key]["videos"]) == (alone["top1"], alone["top5"], alone["videos"])
     hmdb = [k for k in specs if k.startswith("hmdb51/")]
     assert len(hmdb) == 3 and rows[hmdb[0]]["scored_with"] == hmdb[1:]
     assert "scored_with" not in rows[next(k for k in specs if k.startswith("k600/"))]  # other classes: scored alone

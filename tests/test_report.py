@@ -92,3 +92,19 @@ def test_context_figure_marks_seed_patches(tmp_path):
     frames = [torch.rand(3, 3, 32, 32) * 255 for _ in range(2)]
     plot_context_tokens(frames, traces, grid=4, path=tmp_path / "ctx.png", titles=["a", "b"])
     assert (tmp_path / "ctx.png").stat().st_size > 5_000
+
+
+def test_plan_shares_runs_across_rows_tables_and_untrained_seeds():
+    import yaml
+
+    from tcclip.plan import load_workflow_config, plan_table
+
+    wf = load_workflow_config(yaml.safe_load(open("workflow/config/synthetic.yaml")))
+    runs = plan_table("zero_shot", wf)
+    ids = {(r.row, r.seed): r.run_id for r in runs}
+    assert len({ids["Vanilla CLIP", s] for s in (1, 2, 3)}) == 1  # untrained: scored once for all seeds
+    assert len({ids["TC-CLIP", s] for s in (1, 2, 3)}) == 3
+    assert all(ids["ViFi-CLIP", s] == ids["ViFi-CLIP + WiSE-FT", s] for s in (1, 2, 3))  # WiSE-FT: same run
+    assert ids["ViFi-CLIP", 1] != ids["TC-CLIP", 1]
+    components = {r.run_id for r in plan_table("components", wf)}
+    assert {ids["TC-CLIP", s] for s in (1, 2, 3)} <= components  # trained once for both tables

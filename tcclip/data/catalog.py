@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from tcclip.config import read_yaml_file
 from tcclip.data.annotations import load_class_names, split_camel_case
 from tcclip.data.errors import CatalogError
 
@@ -126,7 +127,7 @@ class Catalog:
             known = ", ".join(PACKAGED_CATALOGS)
             raise CatalogError(f"catalog {path_or_name}: file not found (give a catalog YAML path or one of: {known})")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = read_yaml_file(path) or {}
         except yaml.YAMLError as err:
             raise CatalogError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
         catalog = cls(path, data)

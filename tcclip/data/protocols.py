@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from tcclip.config import read_yaml_file
 from tcclip.data.annotations import read_annotation_list, write_annotation_list
 from tcclip.data.catalog import Catalog, SplitSpec
 from tcclip.data.errors import CatalogError
@@ -92,7 +93,7 @@ class Protocol:
     def load(cls, name_or_path: str | Path) -> "Protocol":
         path = protocol_path(name_or_path)
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = read_yaml_file(path) or {}
         except yaml.YAMLError as err:
             raise CatalogError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
         if not isinstance(data, dict):

@@ -1,22 +1,21 @@
-"""Kills while a checkpoint is being written, and runs that diverge.
-
-The mid-epoch SIGKILL + resume case lives in tests/test_engine_cli.py; here the kill lands
-inside the checkpoint write itself, and the numeric faults are checked end to end.
-"""
+"""Killed trainings (mid-epoch, and inside a checkpoint write) resume to the same result;
+runs that diverge stop, and are never scored as accuracy."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from data_fixtures import synth_tiny  # noqa: F401
+from data_fixtures import fast_run_args, only_run, synth_tiny  # noqa: F401
 from tcclip.checkpoint import LAST, atomic_torch_save, load_checkpoint
 from tcclip.cli import main
 from tcclip.errors import TcclipError
@@ -44,25 +43,53 @@ DIE_WHILE_SAVING = textwrap.dedent("""
 """)
 
 
-def run_args(catalog: Path, output: Path, *extra: str) -> list[str]:
-    """A fast run: frame-wise tiny CLIP (random init), 2 frames, fully-supervised on k400."""
-    return [
-        "--config", "embedded",
-        f"protocol.catalog={catalog}", "protocol.name=fully_supervised", f"output={output}",
-        "model.preset=vifi_clip", "model.backbone.weights=null",
-        "data.num_frames=2", "data.num_clips=1", "data.num_crops=1",
-        "train.epochs=3", "train.warmup_epochs=1", "train.total_batch=8", "train.batch_size=4",
-        "train.lr=1e-4", "eval.batch_size=12", *extra,
-    ]
-
-
-def only_run(output: Path) -> Path:
-    (run,) = [p for p in output.iterdir() if (p / "config.yaml").is_file()]
-    return run
-
-
 def results(run: Path) -> list:
     return [(r["key"], r["top1"], r["top5"]) for r in json.loads((run / "metrics.json").read_text())["results"]]
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_same_result(synth_tiny, tmp_path, monkeypatch):
+    # Bitwise equality needs the same thread count in the killed (subprocess) and the in-process
+    # runs; threads are set once per process, so ask this process what it will use.
+    from tcclip.runtime import configure_threads
+
+    monkeypatch.setenv("TCCLIP_THREADS", "1")
+    threads = configure_threads()
+    catalog = synth_tiny / "catalog.yaml"
+    args = fast_run_args(catalog, tmp_path / "killed", "train.epochs=4")
+    env = {**os.environ, "TCCLIP_THREADS": str(threads)}
+    proc = subprocess.Popen([sys.executable, "-m", "tcclip.cli", "train", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        last = None
+        while time.time() < deadline and proc.poll() is None:
+            found = list((tmp_path / "killed").glob("*/checkpoints/last.pt"))
+            if found:
+                last = found[0]
+                break
+            time.sleep(0.05)
+        assert last is not None, "no checkpoint appeared before the run ended"
+        time.sleep(0.3)  # into the next epoch
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = last.parent.parent
+    assert not (run / "train.json").exists(), "the run finished before it was killed"
+    epochs_done = load_checkpoint(last)["epoch"]
+    assert 1 <= epochs_done < 4
+    assert main(["train", *args]) == 0  # --resume auto is the default
+    assert main(["evaluate", str(run)]) == 0
+
+    straight = tmp_path / "straight"
+    assert main(["train", *fast_run_args(catalog, straight, "train.epochs=4")]) == 0
+    assert main(["evaluate", str(only_run(straight))]) == 0
+    resumed_state = load_checkpoint(run / "checkpoints/last.pt")
+    straight_state = load_checkpoint(only_run(straight) / "checkpoints/last.pt")
+    assert all(torch.equal(resumed_state["model"][k], straight_state["model"][k]) for k in straight_state["model"])
+    assert results(run) == results(only_run(straight))
+    assert [h["loss"] for h in resumed_state["history"]] == [h["loss"] for h in straight_state["history"]]
 
 
 def test_kill_while_writing_a_checkpoint_keeps_the_previous_one_and_resumes_exactly(synth_tiny, tmp_path, monkeypatch, capsys):
@@ -70,7 +97,7 @@ def test_kill_while_writing_a_checkpoint_keeps_the_previous_one_and_resumes_exac
 
     monkeypatch.setenv("TCCLIP_THREADS", "1")
     threads = configure_threads()  # bitwise equality needs the same thread count in both processes
-    args = run_args(synth_tiny / "catalog.yaml", tmp_path / "killed")
+    args = fast_run_args(synth_tiny / "catalog.yaml", tmp_path / "killed")
     env = {**os.environ, "TCCLIP_THREADS": str(threads)}
     proc = subprocess.run([sys.executable, "-c", DIE_WHILE_SAVING, "train", *args], env=env,
                           capture_output=True, text=True, timeout=600)
@@ -93,7 +120,7 @@ def test_kill_while_writing_a_checkpoint_keeps_the_previous_one_and_resumes_exac
     assert not list(checkpoints.glob(".*.tmp")), "the interrupted write is cleaned up on resume"
     assert main(["evaluate", str(run)]) == 0
     straight = tmp_path / "straight"
-    assert main(["train", *run_args(synth_tiny / "catalog.yaml", straight)]) == 0
+    assert main(["train", *fast_run_args(synth_tiny / "catalog.yaml", straight)]) == 0
     assert main(["evaluate", str(only_run(straight))]) == 0
     a, b = load_checkpoint(checkpoints / LAST), load_checkpoint(only_run(straight) / "checkpoints" / LAST)
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in b["model"])
@@ -101,7 +128,7 @@ def test_kill_while_writing_a_checkpoint_keeps_the_previous_one_and_resumes_exac
 
 
 def test_nan_loss_stops_the_run_naming_the_step_and_nothing_is_scored(synth_tiny, tmp_path, capsys):
-    args = run_args(synth_tiny / "catalog.yaml", tmp_path, "train.lr=1e12", "train.warmup_epochs=0")
+    args = fast_run_args(synth_tiny / "catalog.yaml", tmp_path, "train.lr=1e12", "train.warmup_epochs=0")
     assert main(["train", *args]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tcclip: error:")]
     assert len(err) == 1, err  # one line, no traceback
@@ -114,7 +141,7 @@ def test_nan_loss_stops_the_run_naming_the_step_and_nothing_is_scored(synth_tiny
 
 
 def test_checkpoint_with_non_finite_weights_is_not_scored(synth_tiny, tmp_path, capsys):
-    args = run_args(synth_tiny / "catalog.yaml", tmp_path, "train.epochs=1")
+    args = fast_run_args(synth_tiny / "catalog.yaml", tmp_path, "train.epochs=1")
     assert main(["train", *args]) == 0
     run = only_run(tmp_path)
     state = load_checkpoint(run / "checkpoints" / LAST)
