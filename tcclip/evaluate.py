@@ -9,6 +9,7 @@ epoch's (as the protocol asks), optionally ensembled with CLIP (WiSE-FT) first.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as _dt
 import logging
 import platform
@@ -169,7 +170,7 @@ def _union(sets: list) -> tuple[object, list[list[int]]]:
         for entry in dataset.entries:
             if entry.path not in where:
                 where[entry.path] = len(union.entries)
-                union.entries.append(entry)
+                union.entries.append(dataclasses.replace(entry, source=str(dataset.annotation_list)))
             elif union.entries[where[entry.path]].label != entry.label:
                 raise TcclipError(f"{entry.path}: label {entry.label} in {dataset.annotation_list}, "
                                   f"{union.entries[where[entry.path]].label} in another list of the same classes")

@@ -28,6 +28,7 @@ class Annotation:
     path: str  # relative to the video root, as written in the list
     label: int
     line: int = 0  # 1-based line number in the list file (0 = built in memory)
+    source: str | None = None  # the list file, where it is not the dataset's own (merged eval sets)
 
 
 # --------------------------------------------------------------------------- lists

@@ -175,7 +175,8 @@ class VideoDataset(Dataset):
         except VideoError as err:
             if self.config.on_error == "raise":
                 if entry.line:  # say where the video is listed too
-                    raise VideoError(err.path, f"{err.problem} (listed at {self.annotation_list}:{entry.line})", err.kind) from None
+                    listed = entry.source or self.annotation_list
+                    raise VideoError(err.path, f"{err.problem} (listed at {listed}:{entry.line})", err.kind) from None
                 raise
             skip = SkippedVideo(index, str(path), err.kind, str(err))
             self.skipped.append(skip)

@@ -93,3 +93,38 @@ def test_bad_label_files_name_file_and_line(tmp_path, content, expected):
     with pytest.raises(TcclipError, match=expected) as err:
         load_class_names(path)
     assert "\n" not in str(err.value)
+
+
+@pytest.fixture
+def synth_with_a_corrupt_video(synth_tiny, tmp_path):  # noqa: F811
+    """A copy of the tiny benchmark whose first HMDB-like val1 video is zero bytes."""
+    copy = tmp_path / "synth"
+    shutil.copytree(synth_tiny, copy)
+    rel = (copy / "splits" / "hmdb51_splits" / "val1.txt").read_text().splitlines()[0].rsplit(" ", 1)[0]
+    (copy / "videos" / "hmdb51" / rel).write_bytes(b"")
+    return copy, rel
+
+
+def _untrained_run(catalog, output, policy):
+    return ["run", "--config", "embedded", f"protocol.catalog={catalog}", f"output={output}",
+            "model.preset=vanilla_clip", "model.backbone.weights=null", "train.epochs=0",
+            "data.num_frames=2", f"data.on_error={policy}"]
+
+
+def test_a_corrupt_video_in_a_run_is_counted_in_metrics_when_skipped(synth_with_a_corrupt_video, tmp_path):
+    synth, rel = synth_with_a_corrupt_video
+    assert main(_untrained_run(synth / "catalog.yaml", tmp_path / "runs", "skip")) == 0
+    (metrics_file,) = (tmp_path / "runs").glob("*/metrics.json")
+    results = {r["key"]: r for r in json.loads(metrics_file.read_text())["results"]}
+    assert results["hmdb51/val1"]["skipped_videos"] == 1
+    listed = len((synth / "splits" / "hmdb51_splits" / "val1.txt").read_text().splitlines())
+    assert results["hmdb51/val1"]["videos"] == listed - 1  # scored without it, and said so
+    assert all(r["skipped_videos"] == 0 for k, r in results.items() if not k.startswith("hmdb51/"))
+
+
+def test_a_corrupt_video_in_a_run_is_a_one_line_error_by_default(synth_with_a_corrupt_video, tmp_path, capsys):
+    synth, rel = synth_with_a_corrupt_video
+    assert main(_untrained_run(synth / "catalog.yaml", tmp_path / "runs", "raise")) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tcclip: error:")]
+    assert len(err) == 1 and rel in err[0] and "empty" in err[0] and "val1.txt:1" in err[0]
+    assert not list((tmp_path / "runs").glob("*/metrics.json"))
