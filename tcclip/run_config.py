@@ -74,7 +74,7 @@ class TrainConfig:
     total_batch: int = 256
     """Videos per optimiser update; gradient accumulation reaches it."""
     batch_size: int = 4
-    """Videos per forward pass per process (GPU)."""
+    """Videos per forward pass per process (GPU), at most: a smaller total batch is one forward."""
     mix: MixConfig = field(default_factory=MixConfig)
     amp: bool = True
     """torch.amp autocast + grad scaling on GPU; ignored on CPU."""
@@ -89,6 +89,10 @@ class TrainConfig:
     log_every: int = 10
     """Updates between two log lines."""
 
+    def micro_batch(self, world_size: int) -> int:
+        """Videos per forward on each process: batch_size, or the total batch's share when smaller."""
+        return max(1, min(self.batch_size, self.total_batch // world_size))
+
     def validate(self) -> None:
         if self.epochs < 0:
             raise ConfigError(f"train.epochs: must be >= 0, got {self.epochs}")
@@ -98,6 +102,9 @@ class TrainConfig:
             raise ConfigError(f"train.lr and train.prompt_lr_mult must be > 0, got {self.lr}, {self.prompt_lr_mult}")
         if self.batch_size < 1 or self.total_batch < 1:
             raise ConfigError(f"train.batch_size and train.total_batch must be >= 1, got {self.batch_size}, {self.total_batch}")
+        if self.total_batch % self.micro_batch(1):  # checked again with the process count when training starts
+            raise ConfigError(f"train.total_batch={self.total_batch} is not a multiple of train.batch_size="
+                              f"{self.batch_size}: the gradient accumulation would not be whole")
         if len(self.betas) != 2:
             raise ConfigError(f"train.betas: expected two numbers, got {self.betas}")
         if self.workers < 0:

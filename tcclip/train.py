@@ -58,11 +58,11 @@ Validator = Callable[[nn.Module, int], "float | None"]
 
 def batch_plan(cfg: TrainConfig, dataset_size: int, world_size: int) -> tuple[int, int]:
     """(accumulation steps, optimiser updates per epoch) for the total batch."""
-    per_step = cfg.batch_size * world_size
+    per_step = cfg.micro_batch(world_size) * world_size
     if cfg.total_batch % per_step:
         raise TcclipError(
             f"train.total_batch={cfg.total_batch} is not a multiple of train.batch_size x processes "
-            f"= {cfg.batch_size} x {world_size}; choose values so that the accumulation is whole"
+            f"= {cfg.micro_batch(world_size)} x {world_size}; choose values so that the accumulation is whole"
         )
     accumulation = cfg.total_batch // per_step
     updates = dataset_size // cfg.total_batch
@@ -85,7 +85,7 @@ def _loader(dataset: Dataset, cfg: TrainConfig, rt: Dist, seed: int, epoch: int)
         sampler = RandomSampler(dataset, generator=generator)
     return DataLoader(
         dataset,
-        batch_size=cfg.batch_size,
+        batch_size=cfg.micro_batch(rt.world_size),
         sampler=sampler,
         num_workers=cfg.workers,
         collate_fn=getattr(dataset, "collate", None),

@@ -43,6 +43,13 @@ def test_untrained_runs_share_an_id_whatever_the_training_settings():
     assert training_identity(a)["train"] == {"epochs": 0}
 
 
+def test_every_protocol_resolves_at_the_embedded_scale():
+    # each protocol's embedded block must fit the embedded run config (batch sizes included)
+    for name in ("zero_shot", "few_shot", "base2novel", "fully_supervised"):
+        cfg = resolve_run_config(["embedded"], [f"protocol.name={name}"])
+        assert cfg.train.total_batch % cfg.train.micro_batch(1) == 0
+
+
 def test_selection_follows_the_protocol():
     few = resolve_run_config(["paper"], ["protocol.name=few_shot"])
     assert (few.eval.checkpoint, few.eval.select_on, few.train.epochs) == ("best", "only", 50)
@@ -57,6 +64,7 @@ def test_selection_follows_the_protocol():
     (["protocol.name=imagined"], "protocol 'imagined'"),
     (["data.num_crops=2"], "data.num_crops"),
     (["eval.checkpoint=best", "eval.select_on=null"], "eval.select_on"),
+    (["train.total_batch=12", "train.batch_size=8"], "train.total_batch=12 is not a multiple of train.batch_size=8"),
 ])
 def test_config_errors(overrides, message):
     with pytest.raises(Exception, match=message.replace(".", r"\.")) as info:

@@ -53,8 +53,12 @@ def fit(tmp_path, dataset=None, resume="auto", **changes):
 def test_batch_plan_accumulates_to_total_batch():
     assert batch_plan(config(total_batch=16, batch_size=4), 40, 1) == (4, 2)
     assert batch_plan(config(total_batch=16, batch_size=4), 40, 2) == (2, 2)
+    assert batch_plan(config(total_batch=16, batch_size=32), 40, 1) == (1, 2)  # one forward of the whole batch
+    assert batch_plan(config(total_batch=16, batch_size=32), 40, 2) == (1, 2)  # 8 per process
     with pytest.raises(Exception, match="multiple"):
         batch_plan(config(total_batch=10, batch_size=4), 40, 1)
+    with pytest.raises(Exception, match="multiple"):
+        batch_plan(config(total_batch=12, batch_size=8), 40, 1)
     with pytest.raises(Exception, match="fewer than one total batch"):
         batch_plan(config(total_batch=64, batch_size=4), 40, 1)
 
