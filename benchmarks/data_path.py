@@ -24,7 +24,8 @@ from common import banner, init_threads, median, table  # noqa: E402  (sets sys.
 from tcclip.data.catalog import Catalog
 from tcclip.data.dataset import DataConfig, VideoDataset, build_loader
 from tcclip.model.backbone import BackboneConfig, build_clip
-from tcclip.model.video_clip import VideoCLIP, model_config
+from tcclip.model.video_clip import VideoCLIP
+from tcclip.run_config import resolve_run_config
 
 
 def loader_rate(spec, backend: str, workers: int, batch: int, batches: int) -> float:
@@ -43,8 +44,8 @@ def loader_rate(spec, backend: str, workers: int, batch: int, batches: int) -> f
 
 
 def step_rate(batch: int, steps: int, classes: list[str]) -> float:
-    cfg = model_config("tc_clip", {"backbone": {"arch": "tiny-clip-p8", "fp16_round": False},
-                                   "vision": {"num_context": 16}})
+    # the embedded run config's model (tiny TC-CLIP), random weights
+    cfg = resolve_run_config(["embedded"], ["model.backbone.weights=null", "model.backbone.fp16_round=false"]).model
     model = VideoCLIP(build_clip(cfg.backbone), cfg)
     model.set_class_names(classes)
     optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -85,7 +86,8 @@ def main() -> int:
                 rates[(backend, workers)] = rate
                 rows.append([f"loader {backend}, {workers} workers", f"{rate:.1f}"])
         step = step_rate(batch, 2 if args.quick else 4, catalog.split("k400", "train").class_names)
-        rows.append([f"training step (tiny TC-CLIP, batch {batch}, fwd+bwd, {threads} threads)", f"{step:.1f}"])
+        arch = resolve_run_config(["embedded"]).model.backbone.arch
+        rows.append([f"training step ({arch} TC-CLIP, batch {batch}, fwd+bwd, {threads} threads)", f"{step:.1f}"])
     best = max(rates, key=rates.get)
     print(table(rows, ["what", "clips/s"]))
     ratio = rates[best] / step
