@@ -22,7 +22,8 @@ import pandas as pd
 
 from common import ROOT, banner, median, table  # noqa: E402
 
-PYTHON_JOBS = ("synthesize", "pretrain_clip", "train", "evaluate", "table", "context_figure", "check_weights")
+PYTHON_JOBS = ("synthesize", "pretrain_clip", "train_and_evaluate", "train", "evaluate", "table", "context_figure",
+               "check_weights")
 
 
 def records(folder: Path) -> pd.DataFrame:

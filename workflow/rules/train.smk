@@ -1,27 +1,75 @@
-# One training per distinct run id; `tcclip train` resumes from the last complete checkpoint.
+# One job per distinct run id: `tcclip run` trains (resuming from the last complete
+# checkpoint) and evaluates in one process, so Python starts and the model is built once.
+# A run that tables also need WiSE-FT-ensembled gets both weight sets scored on the same
+# decoded videos in that job. A job re-run after its metrics were deleted retrains nothing:
+# the run resumes at its last epoch and only evaluates.
+import re
 import shlex
+from collections import Counter
 
 
 def _run_overrides(wildcards):
     return " ".join(shlex.quote(item) for item in RUNS[wildcards.run].overrides)
 
 
-rule train:
+_wise_counts = Counter(run.wise_ft for runs in PLANS.values() for run in runs if run.wise_ft is not None)
+COMBINED_RATIO = f"{_wise_counts.most_common(1)[0][0]:g}" if _wise_counts else None
+WISE_IDS = sorted({run.run_id for runs in PLANS.values() for run in runs
+                   if run.wise_ft is not None and f"{run.wise_ft:g}" == COMBINED_RATIO})
+PLAIN_IDS = sorted(set(RUNS) - set(WISE_IDS))
+
+
+def _one_of(ids):
+    # an alternation that matches no run id when the list is empty
+    return "|".join(ids) if ids else "(?!)"
+
+
+rule train_and_evaluate:
     input:
         CATALOG_READY,
         WEIGHTS_READY,
     output:
-        f"{RUNS_DIR}/{{run}}/train.json",
+        train=f"{RUNS_DIR}/{{run}}/train.json",
+        metrics=f"{RUNS_DIR}/{{run}}/metrics.json",
+    wildcard_constraints:
+        run=_one_of(PLAIN_IDS),
     params:
         run_config=WF.run_config,
         overrides=_run_overrides,
     log:
-        f"{RUNS_DIR}/{{run}}/snakemake_train.log",
+        f"{RUNS_DIR}/{{run}}/snakemake_run.log",
     benchmark:
-        f"{BENCH}/train/{{run}}.tsv"
+        f"{BENCH}/train_and_evaluate/{{run}}.tsv"
     threads: WF.threads
     resources:
         gpu=WF.gpus,
         runtime=60 * 24 if WF.scale == "paper" else 60,
     shell:
-        "TCCLIP_THREADS={threads} tcclip train --config {params.run_config} {params.overrides} > {log} 2>&1"
+        "TCCLIP_THREADS={threads} tcclip run --config {params.run_config} {params.overrides} > {log} 2>&1"
+
+
+rule train_and_evaluate_wiseft:
+    input:
+        CATALOG_READY,
+        WEIGHTS_READY,
+    output:
+        train=f"{RUNS_DIR}/{{run}}/train.json",
+        metrics=f"{RUNS_DIR}/{{run}}/metrics.json",
+        wiseft=f"{RUNS_DIR}/{{run}}/metrics_wiseft{COMBINED_RATIO}.json",
+    wildcard_constraints:
+        run=_one_of(WISE_IDS),
+    params:
+        run_config=WF.run_config,
+        overrides=_run_overrides,
+        ratio=COMBINED_RATIO,
+    log:
+        f"{RUNS_DIR}/{{run}}/snakemake_run.log",
+    benchmark:
+        f"{BENCH}/train_and_evaluate/{{run}}_wiseft.tsv"
+    threads: WF.threads
+    resources:
+        gpu=WF.gpus,
+        runtime=60 * 24 if WF.scale == "paper" else 60,
+    shell:
+        "TCCLIP_THREADS={threads} tcclip run --config {params.run_config} {params.overrides} "
+        "--wiseft {params.ratio} > {log} 2>&1"
