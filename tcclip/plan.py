@@ -39,7 +39,8 @@ class WorkflowConfig:
     seeds: list[int] | None = None
     """Replace every table's seeds (e.g. [1] for a smoke run)."""
     tasks: dict[str, dict[str, list]] = field(default_factory=dict)
-    """Restrict a protocol's tasks, e.g. {few_shot: {shots: [2, 8], datasets: [hmdb51]}}."""
+    """Restrict the tasks of a protocol or of one table (a table's own entry wins), e.g.
+    {few_shot: {shots: [2, 8]}, seed_selection: {shots: [8], datasets: [hmdb51]}}."""
     overrides: list[str] = field(default_factory=list)
     """key=value applied to every run (after the table row's own)."""
     runs_dir: str = "results/runs"
@@ -78,10 +79,11 @@ def _protocol_tasks(protocol: str, spec: TableSpec, wf: WorkflowConfig) -> list[
     from tcclip.data.protocols import Protocol
 
     data = Protocol.load(protocol).data
-    restrict = wf.tasks.get(protocol, {})
+    key = spec.name if spec.name in wf.tasks else protocol
+    restrict = wf.tasks.get(key, {})
     unknown = set(restrict) - {"datasets", "shots", "subsets"}
     if unknown:
-        raise ConfigError(f"workflow.tasks.{protocol}: unknown keys {sorted(unknown)}; valid: datasets, shots, subsets")
+        raise ConfigError(f"workflow.tasks.{key}: unknown keys {sorted(unknown)}; valid: datasets, shots, subsets")
     if protocol not in ("few_shot", "base2novel"):
         return [()]
     needed = {c.dataset for c in spec.columns if c.dataset}

@@ -108,3 +108,19 @@ def test_plan_shares_runs_across_rows_tables_and_untrained_seeds():
     assert ids["ViFi-CLIP", 1] != ids["TC-CLIP", 1]
     components = {r.run_id for r in plan_table("components", wf)}
     assert {ids["TC-CLIP", s] for s in (1, 2, 3)} <= components  # trained once for both tables
+
+
+def test_task_restrictions_by_protocol_and_by_table():
+    import yaml
+
+    from tcclip.plan import load_workflow_config, plan_table
+
+    raw = yaml.safe_load(open("workflow/config/synthetic.yaml"))
+    raw["tasks"] = {"few_shot": {"shots": [2, 8]}, "seed_selection": {"shots": [8], "datasets": ["hmdb51"]}}
+    wf = load_workflow_config(raw)
+    few = {(r.task_dict()["dataset"], r.task_dict()["shots"]) for r in plan_table("few_shot", wf)}
+    assert few == {(d, k) for d in ("hmdb51", "ucf101", "ssv2") for k in (2, 8)}  # the protocol's entry
+    seeds = {(r.task_dict()["dataset"], r.task_dict()["shots"]) for r in plan_table("seed_selection", wf)}
+    assert seeds == {("hmdb51", 8)}  # the table's own entry wins
+    summarization = {r.task_dict()["shots"] for r in plan_table("summarization", wf)}
+    assert summarization == {2, 8}  # no entry of its own: the protocol's
