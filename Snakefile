@@ -9,7 +9,12 @@ from snakemake.utils import min_version, validate
 
 min_version("8.0")
 
-configfile: "workflow/config/synthetic.yaml"
+# The embedded scale is the default. A --configfile replaces it rather than being merged into
+# it: mappings such as `tasks` must not leak from one scale into the other.
+if not workflow.overwrite_configfiles:
+
+    configfile: "workflow/config/synthetic.yaml"
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 from tcclip.plan import load_workflow_config, plan
@@ -26,7 +31,7 @@ BENCH = f"{os.path.dirname(TABLES_DIR) or '.'}/benchmarks"
 
 wildcard_constraints:
     run="[0-9a-f]{12}",
-    table="[a-z0-9_]+",
+    table="|".join(TABLES),  # not any name: results/figures/context_tokens.png is not a table
     ratio="[0-9.]+",
 
 include: "workflow/rules/data.smk"
