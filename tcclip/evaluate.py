@@ -55,20 +55,18 @@ def predict_many(models: list[VideoCLIP], dataset, class_names: list[str], batch
         model.eval()
     with torch.no_grad():
         outs, skipped, views, seconds = _score_views(models, dataset, batch_size, rt, workers, amp, len(class_names))
-    predictions = []
-    for out in outs:
-        gathered_skipped, gathered_views = skipped, views
-        if rt.enabled:
-            parts = [None] * rt.world_size
-            dist.all_gather_object(parts, (out, skipped, views))
-            out = {key: torch.cat([p[0][key] for p in parts]) for key in out}
-            gathered_skipped = [s for p in parts for s in p[1]]
-            gathered_views = max(p[2] for p in parts)
+    if rt.enabled:  # one gather for every model's scores
+        parts = [None] * rt.world_size
+        dist.all_gather_object(parts, (outs, skipped, views))
+        skipped = [s for p in parts for s in p[1]]
+        views = max(p[2] for p in parts)
+        gathered = []
+        for m in range(len(models)):
+            out = {key: torch.cat([p[0][m][key] for p in parts]) for key in outs[m]}
             order = out["index"].argsort()
-            out = {key: value[order] for key, value in out.items()}
-        out.update(views=gathered_views, skipped=gathered_skipped, seconds=seconds)
-        predictions.append(out)
-    return predictions
+            gathered.append({key: value[order] for key, value in out.items()})
+        outs = gathered
+    return [{**out, "views": views, "skipped": skipped, "seconds": seconds} for out in outs]
 
 
 def _score_views(models, dataset, batch_size, rt, workers, amp, k):
@@ -142,9 +140,10 @@ def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Di
         positions = dict(zip(keys, positions))
         predictions = predict_many(models, union, names_of[keys[0]], cfg.eval.batch_size, rt, cfg.eval.workers,
                                    cfg.train.amp)
+        selections = {key: _selection(predictions[0], positions[key], union) for key in keys}  # same for every model
         for prediction, model_rows in zip(predictions, rows):
             for key in keys:
-                part = _select(prediction, positions[key], union)
+                part = _select(prediction, *selections[key])
                 row = {"dataset": specs[key].dataset, "split": specs[key].split, "classes": len(names_of[key]),
                        **score(part)}
                 row.update(views=prediction["views"], skipped_videos=len(part["skipped"]),
@@ -179,15 +178,18 @@ def _union(sets: list) -> tuple[object, list[list[int]]]:
     return union, positions
 
 
-def _select(prediction: dict, positions: list[int], union) -> dict:
-    """The rows of a union prediction that belong to one set (skipped videos dropped, kept counted)."""
+def _selection(prediction: dict, positions: list[int], union) -> tuple[list[int], set[str]]:
+    """Which rows of a union prediction belong to one set, and the paths of its videos."""
     found = {int(i): row for row, i in enumerate(prediction["index"].tolist())}
-    rows = [found[p] for p in positions if p in found]
-    skipped_paths = {str(union.video_path(p)) for p in positions}
+    return [found[p] for p in positions if p in found], {str(union.video_path(p)) for p in positions}
+
+
+def _select(prediction: dict, rows: list[int], paths: set[str]) -> dict:
+    """One set's part of a union prediction (skipped videos dropped, kept counted)."""
     return {
         "scores": prediction["scores"][rows],
         "labels": prediction["labels"][rows],
-        "skipped": [s for s in prediction["skipped"] if s.path in skipped_paths],
+        "skipped": [s for s in prediction["skipped"] if s.path in paths],
     }
 
 
@@ -195,12 +197,43 @@ def _select(prediction: dict, positions: list[int], union) -> dict:
 def load_model(cfg: RunConfig, run_path: Path, checkpoint: str, wiseft: float | None, rt: Dist) -> tuple[VideoCLIP, dict]:
     """The model with the run's weights (last/best epoch; CLIP's own when nothing was trained),
     WiSE-FT-ensembled with the CLIP weights when ``wiseft`` is a ratio."""
-    model = VideoCLIP.build(cfg.model)
-    info: dict = {"checkpoint": None, "epoch": 0}
+    return load_models(cfg, run_path, checkpoint, [wiseft], rt)[0]
+
+
+def load_models(cfg: RunConfig, run_path: Path, checkpoint: str, ratios: list[float | None],
+                rt: Dist) -> list[tuple[VideoCLIP, dict]]:
+    """``load_model`` for several ratios (None: the fine-tuned weights): the checkpoint is
+    read and checked once, the CLIP backbone file loaded once."""
+    base = VideoCLIP.build(cfg.model)
     if cfg.train.epochs == 0:
-        if wiseft is not None:
-            info["wiseft_note"] = "nothing was trained: WiSE-FT of CLIP with itself is CLIP"
-        return model.to(rt.device), info
+        note = {"wiseft_note": "nothing was trained: WiSE-FT of CLIP with itself is CLIP"}
+        return [(_own_copy(base, i, ratios).to(rt.device),
+                 {"checkpoint": None, "epoch": 0, **(note if r is not None else {})}) for i, r in enumerate(ratios)]
+    path, state = _checked_checkpoint(cfg, run_path, checkpoint)
+    info: dict = {"checkpoint": str(path), "epoch": int(state.get("epoch", 0))}
+    if "top1" in state:
+        info["selection_top1"] = state["top1"]
+    # The CLIP side exactly as the model was initialised (same file, same fp16 rounding).
+    clip_init = {k: v.detach().clone() for k, v in base.clip.state_dict().items()}
+    loaded = []
+    for i, ratio in enumerate(ratios):
+        weights, model_info = state["model"], dict(info)
+        if ratio is not None:
+            weights, ensembled = wise_ft(weights, clip_init, ratio)
+            model_info["wiseft_ensembled_tensors"] = len(ensembled)
+        model = _own_copy(base, i, ratios)
+        model.load_state_dict(weights)
+        loaded.append((model.to(rt.device), model_info))
+    return loaded
+
+
+def _own_copy(base: VideoCLIP, i: int, ratios: list) -> VideoCLIP:
+    """A model of its own for variant i: copies of the built model, the last one takes it."""
+    return base if i == len(ratios) - 1 else copy.deepcopy(base)
+
+
+def _checked_checkpoint(cfg: RunConfig, run_path: Path, checkpoint: str) -> tuple[Path, dict]:
+    """The run's finished, finite checkpoint (last or best epoch); a one-line error otherwise."""
     if not (run_path / "train.json").is_file():  # written last, atomically: the run's completion marker
         raise TcclipError(f"{run_path}: training has not finished (no train.json); finish it with "
                           f"tcclip train --config {run_path / 'config.yaml'} (it resumes)")
@@ -216,16 +249,7 @@ def load_model(cfg: RunConfig, run_path: Path, checkpoint: str, wiseft: float | 
     if broken:  # a diverged run is never scored as if it were a model
         raise TcclipError(f"{path}: {len(broken)} parameter tensor(s) hold NaN/inf (first: {broken[0]}); "
                           "the run diverged: retrain it with a lower train.lr")
-    if wiseft is not None:
-        # The CLIP side exactly as the model was initialised (same file, same fp16 rounding).
-        clip_init = {k: v.detach().clone() for k, v in model.clip.state_dict().items()}
-        weights, ensembled = wise_ft(weights, clip_init, wiseft)
-        info["wiseft_ensembled_tensors"] = len(ensembled)
-    model.load_state_dict(weights)
-    info.update(checkpoint=str(path), epoch=int(state.get("epoch", 0)))
-    if "top1" in state:
-        info["selection_top1"] = state["top1"]
-    return model.to(rt.device), info
+    return path, state
 
 
 # ---------------------------------------------------------------- summaries
@@ -277,20 +301,13 @@ def metrics_filename(wiseft: float | None) -> str:
 
 
 # ---------------------------------------------------------------- a whole run
-def evaluate_run(run_path: str | Path, cfg: RunConfig | None = None, wiseft: float | None = None,
-                 out: str | Path | None = None) -> dict:
-    """Evaluate a trained (or untrained, epochs=0) run on every eval set of its task; write metrics JSON.
-
-    ``cfg``: the run's config with any evaluation settings changed (default: its config.yaml).
-    """
-    return evaluate_variants(run_path, cfg, [wiseft], out)[0]
-
-
 def evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratios: list[float | None] = (None,),
                       out: str | Path | None = None) -> list[dict]:
-    """``evaluate_run`` for several weight sets of one run at once: the fine-tuned weights
-    (ratio None) and WiSE-FT ensembles (ratios), each video decoded once for all of them.
-    One metrics file per ratio; ``out`` only with a single ratio."""
+    """Evaluate a trained (or untrained, epochs=0) run on every eval set of its task, for one or
+    several weight sets at once: the fine-tuned weights (ratio None) and WiSE-FT ensembles
+    (ratios), each video decoded once for all of them. Writes one metrics JSON per ratio;
+    ``out`` only with a single ratio. ``cfg``: the run's config with any evaluation settings
+    changed (default: its config.yaml)."""
     ratios = list(ratios)
     if out is not None and len(ratios) != 1:
         raise TcclipError("an output path names one metrics file: evaluate one variant at a time")
@@ -309,7 +326,7 @@ def evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratios
     task = resolve_task(cfg)
     started = time.perf_counter()
     checkpoint = cfg.eval.checkpoint if cfg.train.epochs else "last"
-    loaded = [load_model(cfg, run_path, checkpoint, ratio, rt) for ratio in ratios]
+    loaded = load_models(cfg, run_path, checkpoint, ratios, rt)
     rows_by_model, scoring = evaluate_splits([model for model, _ in loaded], task.evals, cfg, rt)
     wall = time.perf_counter() - started
     train_info = _train_info(run_path) or ({"epochs": 0} if cfg.train.epochs == 0 else None)

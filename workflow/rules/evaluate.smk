@@ -1,5 +1,7 @@
 # WiSE-FT at a ratio other than the one evaluated with the training job
 # (train_and_evaluate_wiseft): a separate evaluation of the trained run.
+import re
+
 _OTHER_RATIO = f"(?!{re.escape(COMBINED_RATIO)}\\.json$)[0-9.]+" if COMBINED_RATIO else "[0-9.]+"
 
 

@@ -3,7 +3,6 @@
 # A run that tables also need WiSE-FT-ensembled gets both weight sets scored on the same
 # decoded videos in that job. A job re-run after its metrics were deleted retrains nothing:
 # the run resumes at its last epoch and only evaluates.
-import re
 import shlex
 from collections import Counter
 
