@@ -113,11 +113,12 @@ def _row_overrides(row: Row, protocol: str, task: tuple, seed: int, wf: Workflow
         if wf.backbone.get(key):
             out.append(item(f"model.backbone.{key}", wf.backbone[key]))
     out += [item(key, value) for key, value in row.overrides.items()]
-    if not row.train:
-        out.append("train.epochs=0")
     out.append(item("seed", seed))
     out.append(item("output", wf.runs_dir))
-    return out + list(wf.overrides)
+    out += list(wf.overrides)
+    if not row.train:  # last: no workflow override (e.g. train.epochs=1 for a smoke run) trains it
+        out.append("train.epochs=0")
+    return out
 
 
 def plan_table(name: str, wf: WorkflowConfig) -> list[PlannedRun]:

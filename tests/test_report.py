@@ -109,6 +109,11 @@ def test_plan_shares_runs_across_rows_tables_and_untrained_seeds():
     components = {r.run_id for r in plan_table("components", wf)}
     assert {ids["TC-CLIP", s] for s in (1, 2, 3)} <= components  # trained once for both tables
 
+    raw = yaml.safe_load(open("workflow/config/synthetic.yaml"))
+    raw["overrides"] = ["train.epochs=1"]  # as a smoke run does: untrained rows stay untrained
+    vanilla = [r for r in plan_table("zero_shot", load_workflow_config(raw)) if r.row == "Vanilla CLIP"]
+    assert all(r.overrides[-1] == "train.epochs=0" for r in vanilla) and len({r.run_id for r in vanilla}) == 1
+
 
 def test_task_restrictions_by_protocol_and_by_table():
     import yaml
