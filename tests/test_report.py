@@ -70,7 +70,10 @@ def test_every_table_loads_and_renders(tmp_path):
 def test_missing_seed_is_shown():
     spec = load_table("zero_shot")
     data = records([("TC-CLIP", s, "hmdb51", "split1", 40.0 + s) for s in (1, 2)])
-    assert "41.5 ± 0.7 (n=2)" in render_markdown(spec, data, "embedded")
+    text = render_markdown(spec, data, "embedded")
+    assert "41.5 ± 0.7 (n=2)" in text
+    (unrun,) = [line for line in text.splitlines() if line.startswith("Not run")]
+    assert unrun.endswith(": UCF-101, K-600 top-1, K-600 top-5, All.")  # HMDB-51 has values
 
 
 def test_bad_table_is_one_line(tmp_path):
@@ -113,6 +116,17 @@ def test_plan_shares_runs_across_rows_tables_and_untrained_seeds():
     raw["overrides"] = ["train.epochs=1"]  # as a smoke run does: untrained rows stay untrained
     vanilla = [r for r in plan_table("zero_shot", load_workflow_config(raw)) if r.row == "Vanilla CLIP"]
     assert all(r.overrides[-1] == "train.epochs=0" for r in vanilla) and len({r.run_id for r in vanilla}) == 1
+
+
+def test_runs_take_their_own_thread_count():
+    import yaml
+
+    from tcclip.plan import load_workflow_config
+
+    embedded = load_workflow_config(yaml.safe_load(open("workflow/config/synthetic.yaml")))
+    assert (embedded.threads, embedded.threads_per_run) == (2, 1)  # one-thread runs side by side
+    paper = load_workflow_config(yaml.safe_load(open("workflow/config/paper.yaml")))
+    assert paper.threads_per_run == paper.threads
 
 
 def test_task_restrictions_by_protocol_and_by_table():

@@ -63,6 +63,9 @@ def render_markdown(spec: TableSpec, records: pd.DataFrame, scale: str) -> str:
               "each seed's value is the protocol's metric, averaged over its evaluation splits where it has several "
               "(the long-form CSV beside this file keeps every seed × split value). "
               "A cell marked (n=…) is missing seeds."]
+    unrun = [c.title for c in spec.columns if not any((row.name, c.name) in lookup for row in spec.rows)]
+    if unrun:  # whole columns left out by the workflow config's `tasks:` (or a derived column over them)
+        lines.append(f"Not run in this workflow config (its `tasks:`), or averaging such a column: {', '.join(unrun)}.")
     if spec.paper_note and show_paper:
         lines.append(f"Paper column: {spec.paper_note}.")
     lines.append(f"Scale: {SCALE_NOTES.get(scale, scale)}.")

@@ -18,7 +18,7 @@ rule evaluate_wiseft:
         f"{RUNS_DIR}/{{run}}/snakemake_evaluate_wiseft{{ratio}}.log",
     benchmark:
         f"{BENCH}/evaluate/{{run}}_wiseft{{ratio}}.tsv"
-    threads: WF.threads
+    threads: WF.threads_per_run
     resources:
         gpu=min(WF.gpus, 1),
     shell:

@@ -39,7 +39,7 @@ rule train_and_evaluate:
         f"{RUNS_DIR}/{{run}}/snakemake_run.log",
     benchmark:
         f"{BENCH}/train_and_evaluate/{{run}}.tsv"
-    threads: WF.threads
+    threads: WF.threads_per_run
     resources:
         gpu=WF.gpus,
         runtime=60 * 24 if WF.scale == "paper" else 60,
@@ -65,7 +65,7 @@ rule train_and_evaluate_wiseft:
         f"{RUNS_DIR}/{{run}}/snakemake_run.log",
     benchmark:
         f"{BENCH}/train_and_evaluate/{{run}}_wiseft.tsv"
-    threads: WF.threads
+    threads: WF.threads_per_run
     resources:
         gpu=WF.gpus,
         runtime=60 * 24 if WF.scale == "paper" else 60,
