@@ -34,7 +34,7 @@ OPERATIONAL = {
     "output": None,
     "protocol": {"roots", "lists"},
     "data": {"mode", "num_clips", "num_crops", "view_sampling", "view_seed", "on_error"},
-    "train": {"workers", "log_every", "device"},
+    "train": {"workers", "log_every", "device", "keep_optimizer_state"},
     "eval": {"batch_size", "workers", "checkpoint", "wiseft"},
 }
 
@@ -88,6 +88,9 @@ class TrainConfig:
     device: str = "auto"
     log_every: int = 10
     """Updates between two log lines."""
+    keep_optimizer_state: bool = False
+    """Keep the optimizer state in checkpoints/last.pt once the run has finished. Off: it is only
+    needed to continue an unfinished run, and it is two thirds of the file (AdamW's two moments)."""
 
     def micro_batch(self, world_size: int) -> int:
         """Videos per forward on each process: batch_size, or the total batch's share when smaller."""

@@ -161,9 +161,13 @@ class Trainer:
             raise TcclipError(f"{source}: checkpoint of another configuration ({state.get('config_hash')}, "
                               f"this run is {self.config_hash}); use another run directory or --resume never")
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.update = int(state["epoch"]), int(state["update"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scaler.load_state_dict(state["scaler"])
+        elif self.epoch < self.cfg.epochs:
+            raise TcclipError(f"{source}: a finished run's checkpoint (no optimizer state) at epoch {self.epoch} "
+                              f"cannot continue to {self.cfg.epochs} epochs; use --resume never")
         self.history, self.best = list(state["history"]), state.get("best")
         self.wall_s = float(state.get("wall_s", 0.0))
 
@@ -190,6 +194,15 @@ class Trainer:
     def save(self) -> None:
         if self.rt.is_main:
             atomic_torch_save(self.state(), self.checkpoint_dir / LAST)
+        self.rt.barrier()
+
+    def drop_optimizer_state(self) -> None:
+        """Rewrite last.pt without the optimizer state once the run is finished (train.json
+        written): evaluation, init_from and a re-run only read the weights and the history."""
+        if self.rt.is_main:
+            state = self.state()
+            del state["optimizer"], state["scaler"]
+            atomic_torch_save(state, self.checkpoint_dir / LAST)
         self.rt.barrier()
 
     # ------------------------------------------------------------------ loop
@@ -376,5 +389,7 @@ def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
             "selection_set": key,
             "history": result.history,
         }, done)
+    if not cfg.train.keep_optimizer_state:  # after train.json: a kill in between leaves the full file
+        trainer.drop_optimizer_state()
     log.info("run %s trained: %d epochs in %.1f s", path, result.epochs, trainer.wall_s)
     return path

@@ -46,6 +46,25 @@ def test_same_seed_same_metrics_and_weights(synth_tiny, tmp_path):
     assert ma["train"]["epochs"] == 2 and ma["code_version"]["torch"]
 
 
+def test_a_finished_run_keeps_weights_not_optimizer_state(synth_tiny, tmp_path):
+    catalog = synth_tiny / "catalog.yaml"
+    assert cli("train", *fast_run_args(catalog, tmp_path / "slim", "train.epochs=2")) == 0
+    assert cli("train", *fast_run_args(catalog, tmp_path / "full", "train.epochs=2",
+                                        "train.keep_optimizer_state=true")) == 0
+    slim, full = only_run(tmp_path / "slim"), only_run(tmp_path / "full")
+    assert slim.name == full.name  # an operational option: same run id
+    slim_state, full_state = load_checkpoint(slim / "checkpoints/last.pt"), load_checkpoint(full / "checkpoints/last.pt")
+    assert "optimizer" not in slim_state and "optimizer" in full_state
+    assert all(torch.equal(slim_state["model"][k], full_state["model"][k]) for k in full_state["model"])
+    assert slim_state["epoch"] == 2 and len(slim_state["history"]) == 2
+    assert (slim / "checkpoints/last.pt").stat().st_size < 0.6 * (full / "checkpoints/last.pt").stat().st_size
+    # a finished run re-run (Snakemake after its metrics were deleted) trains nothing and still evaluates
+    before = json.loads((slim / "train.json").read_text())
+    assert cli("run", *fast_run_args(catalog, tmp_path / "slim", "train.epochs=2")) == 0
+    after = json.loads((slim / "train.json").read_text())
+    assert after["history"] == before["history"] and metrics_of(slim)["train"]["epochs"] == 2
+
+
 def test_untrained_run_and_wiseft_rows(synth_tiny, tmp_path, capsys):
     catalog = synth_tiny / "catalog.yaml"
     # vanilla CLIP: nothing to train; evaluate creates the run from the config
