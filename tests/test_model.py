@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import open_clip
 import pytest
@@ -245,6 +246,9 @@ def test_state_dict_file_roundtrip_reproduces_outputs(tmp_path):
     source = build_clip(BackboneConfig(arch="tiny-clip-p8", fp16_round=True))
     path = tmp_path / "tiny.pt"
     torch.save({"state_dict": source.state_dict()}, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a plain state dict never goes through torch.jit.load (deprecated)
+        read_state_dict(path)
     loaded = build_clip(BackboneConfig(arch="tiny-clip-p8", weights=str(path)))
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

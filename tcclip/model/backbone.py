@@ -67,18 +67,26 @@ def create_clip(arch: str) -> CLIP:
     return CLIP(**cfg)
 
 
+def _is_torchscript(path: Path) -> bool:
+    """A TorchScript archive holds its code (``<name>/code/...``); a torch.save zip does not.
+    Telling them apart first keeps torch.jit.load (deprecated) away from plain state dicts."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.partition("/")[2].startswith("code/") for name in archive.namelist())
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Parameters from a weights file: OpenAI TorchScript archive or a (wrapped) state dict."""
     path = Path(path)
     if not path.is_file():
         raise TcclipError(f"backbone.weights: file not found: {path}")
-    if zipfile.is_zipfile(path):
-        try:  # OpenAI's release is a TorchScript archive
+    if _is_torchscript(path):  # OpenAI's release
+        try:
             state = torch.jit.load(str(path), map_location="cpu").state_dict()
-        except RuntimeError:
-            state = None
-        if state is not None:
-            return {k: v for k, v in state.items() if k not in _OPENAI_META_KEYS}
+        except RuntimeError as err:
+            raise TcclipError(f"backbone.weights: {path} is a TorchScript archive that cannot be loaded ({err})") from None
+        return {k: v for k, v in state.items() if k not in _OPENAI_META_KEYS}
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same one-line answer
