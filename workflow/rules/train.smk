@@ -18,6 +18,10 @@ WISE_IDS = sorted({run.run_id for runs in PLANS.values() for run in runs
 PLAIN_IDS = sorted(set(RUNS) - set(WISE_IDS))
 
 
+# A job with several GPUs is one DDP training: torchrun starts a process per GPU.
+LAUNCH = f"torchrun --standalone --nproc_per_node={WF.gpus} -m tcclip" if WF.gpus > 1 else "tcclip"
+
+
 def _one_of(ids):
     # an alternation that matches no run id when the list is empty
     return "|".join(ids) if ids else "(?!)"
@@ -33,6 +37,7 @@ rule train_and_evaluate:
     wildcard_constraints:
         run=_one_of(PLAIN_IDS),
     params:
+        launch=LAUNCH,
         run_config=WF.run_config,
         overrides=_run_overrides,
     log:
@@ -44,7 +49,7 @@ rule train_and_evaluate:
         gpu=WF.gpus,
         runtime=60 * 24 if WF.scale == "paper" else 60,
     shell:
-        "TCCLIP_THREADS={threads} tcclip run --config {params.run_config} {params.overrides} > {log} 2>&1"
+        "TCCLIP_THREADS={threads} {params.launch} run --config {params.run_config} {params.overrides} > {log} 2>&1"
 
 
 rule train_and_evaluate_wiseft:
@@ -58,6 +63,7 @@ rule train_and_evaluate_wiseft:
     wildcard_constraints:
         run=_one_of(WISE_IDS),
     params:
+        launch=LAUNCH,
         run_config=WF.run_config,
         overrides=_run_overrides,
         ratio=COMBINED_RATIO,
@@ -70,5 +76,5 @@ rule train_and_evaluate_wiseft:
         gpu=WF.gpus,
         runtime=60 * 24 if WF.scale == "paper" else 60,
     shell:
-        "TCCLIP_THREADS={threads} tcclip run --config {params.run_config} {params.overrides} "
+        "TCCLIP_THREADS={threads} {params.launch} run --config {params.run_config} {params.overrides} "
         "--wiseft {params.ratio} > {log} 2>&1"
