@@ -191,17 +191,13 @@ class Trainer:
             log.warning("removing %s: a checkpoint write that was interrupted", stale)
             stale.unlink(missing_ok=True)
 
-    def save(self) -> None:
-        if self.rt.is_main:
-            atomic_torch_save(self.state(), self.checkpoint_dir / LAST)
-        self.rt.barrier()
-
-    def drop_optimizer_state(self) -> None:
-        """Rewrite last.pt without the optimizer state once the run is finished (train.json
-        written): evaluation, init_from and a re-run only read the weights and the history."""
+    def save(self, optimizer: bool = True) -> None:
+        """Write last.pt. ``optimizer=False`` once the run is finished (train.json written):
+        evaluation, init_from and a re-run only read the weights and the history."""
         if self.rt.is_main:
             state = self.state()
-            del state["optimizer"], state["scaler"]
+            if not optimizer:
+                del state["optimizer"], state["scaler"]
             atomic_torch_save(state, self.checkpoint_dir / LAST)
         self.rt.barrier()
 
@@ -390,6 +386,6 @@ def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
             "history": result.history,
         }, done)
     if not cfg.train.keep_optimizer_state:  # after train.json: a kill in between leaves the full file
-        trainer.drop_optimizer_state()
+        trainer.save(optimizer=False)
     log.info("run %s trained: %d epochs in %.1f s", path, result.epochs, trainer.wall_s)
     return path
