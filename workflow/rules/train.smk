@@ -40,6 +40,7 @@ rule train_and_evaluate:
         launch=LAUNCH,
         run_config=WF.run_config,
         overrides=_run_overrides,
+        wiseft="",
     log:
         f"{RUNS_DIR}/{{run}}/snakemake_run.log",
     benchmark:
@@ -49,13 +50,12 @@ rule train_and_evaluate:
         gpu=WF.gpus,
         runtime=60 * 24 if WF.scale == "paper" else 60,
     shell:
-        "TCCLIP_THREADS={threads} {params.launch} run --config {params.run_config} {params.overrides} > {log} 2>&1"
+        "TCCLIP_THREADS={threads} {params.launch} run --config {params.run_config} {params.overrides} "
+        "{params.wiseft} > {log} 2>&1"
 
 
-rule train_and_evaluate_wiseft:
-    input:
-        CATALOG_READY,
-        WEIGHTS_READY,
+# The same job for the runs tables also need WiSE-FT-ensembled at COMBINED_RATIO.
+use rule train_and_evaluate as train_and_evaluate_wiseft with:
     output:
         train=f"{RUNS_DIR}/{{run}}/train.json",
         metrics=f"{RUNS_DIR}/{{run}}/metrics.json",
@@ -66,15 +66,6 @@ rule train_and_evaluate_wiseft:
         launch=LAUNCH,
         run_config=WF.run_config,
         overrides=_run_overrides,
-        ratio=COMBINED_RATIO,
-    log:
-        f"{RUNS_DIR}/{{run}}/snakemake_run.log",
+        wiseft=f"--wiseft {COMBINED_RATIO}",
     benchmark:
         f"{BENCH}/train_and_evaluate/{{run}}_wiseft.tsv"
-    threads: WF.threads_per_run
-    resources:
-        gpu=WF.gpus,
-        runtime=60 * 24 if WF.scale == "paper" else 60,
-    shell:
-        "TCCLIP_THREADS={threads} {params.launch} run --config {params.run_config} {params.overrides} "
-        "--wiseft {params.ratio} > {log} 2>&1"
