@@ -1,7 +1,7 @@
 # tcclip: every paper table as a Snakemake DAG.
 #   snakemake --cores all results/tables/zero_shot.md                  (embedded scale, CPU)
 #   snakemake --profile workflow/profiles/slurm --configfile workflow/config/paper.yaml all
-# Runs are named by the hash of their resolved training config (tcclip.plan), so a
+# Runs are named by the hash of their resolved training config (tcclip.suite.plan), so a
 # configuration shared by several tables is trained once.
 import os
 
@@ -17,8 +17,8 @@ if not workflow.overwrite_configfiles:
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
-from tcclip.plan import load_workflow_config, plan
-from tcclip.report.tables import table_names
+from tcclip.suite.plan import load_workflow_config, plan
+from tcclip.suite.tables import table_names
 
 WF = load_workflow_config(config)
 TABLES = WF.tables or table_names()

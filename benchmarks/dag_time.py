@@ -6,7 +6,7 @@ Run the DAG first (e.g. `make zero-shot`, or `snakemake all`), then:
     python benchmarks/dag_time.py [--benchmarks results/benchmarks] [--quick]
 
 The start-up cost is measured here, in this run: the median wall time of
-`python -c "import tcclip.train, tcclip.evaluate"` (what every training/evaluation job
+`python -c "import tcclip.engine.train, tcclip.engine.evaluate"` (what every training/evaluation job
 imports before doing work) times the number of such jobs.
 
 Jobs run side by side (one-thread runs, as many as cores), so the DAG's elapsed time is
@@ -60,7 +60,7 @@ def startup_seconds(repeats: int) -> float:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import tcclip.train, tcclip.evaluate"], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-c", "import tcclip.engine.train, tcclip.engine.evaluate"], check=True, cwd=ROOT)
         times.append(time.perf_counter() - started)
     return median(times)
 

@@ -25,7 +25,7 @@ from tcclip.data.catalog import Catalog
 from tcclip.data.dataset import DataConfig, VideoDataset, build_loader
 from tcclip.model.backbone import BackboneConfig, build_clip
 from tcclip.model.video_clip import VideoCLIP
-from tcclip.run_config import resolve_run_config
+from tcclip.engine.run_config import resolve_run_config
 
 
 def loader_rate(spec, backend: str, workers: int, batch: int, batches: int) -> float:
@@ -74,7 +74,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.data) if args.data else Path(tmp) / "synth"
         if not args.data:
-            from tcclip.data.synthetic import generate
+            from tcclip.synth.generator import generate
 
             generate(root, seed=0, size="tiny" if args.quick else "small", workers=1, images=False)
         catalog = Catalog.load(root / "catalog.yaml")

@@ -16,8 +16,10 @@ from tcclip.errors import TcclipError
 # Modules that contribute sub-commands. Imported lazily so `tcclip --help` stays fast.
 COMMAND_MODULES = [
     "tcclip.model.commands",  # check-weights
-    "tcclip.data.commands",  # synth, data check, data index
-    "tcclip.commands",  # train, evaluate, pretrain-clip, ...
+    "tcclip.model.variant_commands",  # variants
+    "tcclip.synth.commands",  # synth
+    "tcclip.data.commands",  # data check, data index, data protocol
+    "tcclip.engine.commands",  # train, evaluate, pretrain-clip, ...
     "tcclip.report.commands",  # table, plan
 ]
 
@@ -26,13 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tcclip", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:  # group not written yet
-                continue
-            raise
-        module.add_commands(sub)
+        importlib.import_module(name).add_commands(sub)
     return parser
 
 

@@ -47,5 +47,9 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._items)
 
+    def items(self) -> list[tuple[str, T]]:
+        """(name, implementation) pairs in name order (``tcclip variants`` lists them)."""
+        return sorted(self._items.items())
+
     def __contains__(self, name: str) -> bool:
         return name in self._items

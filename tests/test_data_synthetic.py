@@ -15,9 +15,9 @@ from PIL import Image
 from tcclip.data.annotations import load_class_names, read_annotation_list
 from tcclip.data.catalog import Catalog
 from tcclip.data.splits import k_shot
-from tcclip.data.synthetic import SIZES, SynthBenchmark, generate, render_job_frames, rerender
-from tcclip.data.synthetic_render import render_reversal
-from tcclip.data.synthetic_vocab import COLOURS, MOTIONS, SHAPES, ReversalClass
+from tcclip.synth.generator import SIZES, SynthBenchmark, generate, render_job_frames, rerender
+from tcclip.synth.render import render_reversal
+from tcclip.synth.vocab import COLOURS, MOTIONS, SHAPES, ReversalClass
 from tcclip.data.video import open_video
 
 TINY = SIZES["tiny"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from data_fixtures import fast_run_args, only_run, synth_tiny  # noqa: F401
-from tcclip.checkpoint import load_checkpoint
+from tcclip.engine.checkpoint import load_checkpoint
 from tcclip.cli import main
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tcclip.errors import ConfigError
-from tcclip.run_config import _training_section, resolve_run_config, run_id, training_identity
+from tcclip.engine.run_config import _training_section, resolve_run_config, run_id, training_identity
 
 PAPER = {"scale": "paper"}
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from tcclip.errors import ConfigError
-from tcclip.metrics import aggregate_views, harmonic_mean, mean_std, topk_accuracy
-from tcclip.mixup import MixConfig, mix_batch, smooth_one_hot, soft_cross_entropy
-from tcclip.optim import WarmupCosine, is_prompt_parameter, parameter_groups
-from tcclip.wiseft import wise_ft
+from tcclip.engine.metrics import aggregate_views, harmonic_mean, mean_std, topk_accuracy
+from tcclip.engine.mixup import MixConfig, mix_batch, smooth_one_hot, soft_cross_entropy
+from tcclip.engine.optim import WarmupCosine, is_prompt_parameter, parameter_groups
+from tcclip.engine.wiseft import wise_ft
 
 from data_fixtures import synth_tiny  # noqa: F401
 
@@ -204,8 +204,8 @@ class TwoViewSet(torch.utils.data.Dataset):
 
 
 def test_predict_sums_view_softmax_and_scores_topk():
-    from tcclip.evaluate import predict, score
-    from tcclip.runtime import Dist
+    from tcclip.engine.evaluate import predict, score
+    from tcclip.engine.runtime import Dist
 
     out = predict(StubModel(), TwoViewSet(), ["a", "b", "c"], batch_size=2, rt=Dist())
     expected = torch.stack([torch.tensor(a).softmax(-1) + torch.tensor(b).softmax(-1) for a, b in TwoViewSet.VIEWS])
@@ -217,7 +217,7 @@ def test_predict_sums_view_softmax_and_scores_topk():
 
 
 def test_summary_mean_std_over_splits_and_hm():
-    from tcclip.evaluate import summarize
+    from tcclip.engine.evaluate import summarize
 
     rows = [{"dataset": "hmdb51", "split": f"val{i}", "top1": v, "top5": 90.0} for i, v in ((1, 40.0), (2, 50.0), (3, 60.0))]
     rows.append({"dataset": "ucf101", "split": "val1", "top1": 70.0, "top5": 95.0})
@@ -236,10 +236,10 @@ def test_sets_sharing_videos_are_scored_once_with_the_same_results(synth_tiny): 
     """HMDB-like val1..3 share a folder and classes: one pass over their distinct videos, scored
     by two weight sets, gives exactly the rows of set-by-set, model-by-model evaluation
     (random multi-clip views are keyed by path)."""
-    from tcclip.evaluate import evaluate_splits, predict, score
+    from tcclip.engine.evaluate import evaluate_splits, predict, score
     from tcclip.model.video_clip import VideoCLIP
-    from tcclip.run_config import resolve_run_config, resolve_task
-    from tcclip.runtime import Dist
+    from tcclip.engine.run_config import resolve_run_config, resolve_task
+    from tcclip.engine.runtime import Dist
 
     torch.manual_seed(0)
     cfg = resolve_run_config(["embedded"], [

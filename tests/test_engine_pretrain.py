@@ -10,7 +10,7 @@ import torch
 from data_fixtures import synth_tiny  # noqa: F401
 from tcclip.cli import main
 from tcclip.model.backbone import BackboneConfig, build_clip
-from tcclip.pretrain import clip_loss
+from tcclip.engine.pretrain import clip_loss
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_text_features_do_not_depend_on_padding_length():
     import open_clip
 
     from tcclip.model.backbone import create_clip
-    from tcclip.pretrain import encode_text
+    from tcclip.engine.pretrain import encode_text
 
     torch.manual_seed(0)
     clip = create_clip("tiny-clip-p8").eval()

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from test_model import CLASSES, micro_model
-from tcclip.checkpoint import LAST, load_checkpoint
-from tcclip.mixup import MixConfig
-from tcclip.run_config import TrainConfig
-from tcclip.runtime import Dist
-from tcclip.train import Trainer, TrainingDiverged, batch_plan
+from tcclip.engine.checkpoint import LAST, load_checkpoint
+from tcclip.engine.mixup import MixConfig
+from tcclip.engine.run_config import TrainConfig
+from tcclip.engine.runtime import Dist
+from tcclip.engine.train import Trainer, TrainingDiverged, batch_plan
 
 
 class ToyVideos(torch.utils.data.Dataset):
@@ -89,7 +89,7 @@ class HeldOut(torch.utils.data.Dataset):
 
 
 def test_training_beats_the_untrained_model_on_held_out_videos(tmp_path):
-    from tcclip.evaluate import predict, score
+    from tcclip.engine.evaluate import predict, score
 
     def accuracy(model):
         return score(predict(model, HeldOut(), CLASSES, batch_size=10, rt=Dist()))["top1"]
@@ -128,7 +128,7 @@ def test_nan_loss_stops_with_the_step(tmp_path):
 
 def test_init_from_another_runs_weights(tmp_path):
     from tcclip.errors import TcclipError
-    from tcclip.train import load_initial_weights
+    from tcclip.engine.train import load_initial_weights
 
     _, trained = fit(tmp_path / "zero_shot" / "checkpoints", epochs=1)
     fresh = micro_model()

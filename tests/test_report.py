@@ -8,7 +8,7 @@ import pytest
 from tcclip.errors import ConfigError
 from tcclip.report.aggregate import cells, format_cell, paired_deltas, per_seed, t_quantile_975
 from tcclip.report.render import plot_table, render_markdown
-from tcclip.report.tables import load_table, table_names
+from tcclip.suite.tables import load_table, table_names
 
 
 def records(rows):
@@ -100,7 +100,7 @@ def test_context_figure_marks_seed_patches(tmp_path):
 def test_plan_shares_runs_across_rows_tables_and_untrained_seeds():
     import yaml
 
-    from tcclip.plan import load_workflow_config, plan_table
+    from tcclip.suite.plan import load_workflow_config, plan_table
 
     wf = load_workflow_config(yaml.safe_load(open("workflow/config/synthetic.yaml")))
     runs = plan_table("zero_shot", wf)
@@ -121,7 +121,7 @@ def test_plan_shares_runs_across_rows_tables_and_untrained_seeds():
 def test_runs_take_their_own_thread_count():
     import yaml
 
-    from tcclip.plan import load_workflow_config
+    from tcclip.suite.plan import load_workflow_config
 
     embedded = load_workflow_config(yaml.safe_load(open("workflow/config/synthetic.yaml")))
     assert (embedded.threads, embedded.threads_per_run) == (2, 1)  # one-thread runs side by side
@@ -132,7 +132,7 @@ def test_runs_take_their_own_thread_count():
 def test_task_restrictions_by_protocol_and_by_table():
     import yaml
 
-    from tcclip.plan import load_workflow_config, plan_table
+    from tcclip.suite.plan import load_workflow_config, plan_table
 
     raw = yaml.safe_load(open("workflow/config/synthetic.yaml"))
     raw["tasks"] = {"few_shot": {"shots": [2, 8]}, "seed_selection": {"shots": [8], "datasets": ["hmdb51"]}}

@@ -36,9 +36,8 @@ def test_num_seeds():
 
 
 def test_registry_names_and_needs():
-    assert SEED_SELECTORS.names() == sorted(
-        ["cls_avg", "cls_headwise", "patch_saliency", "ats", "random"]
-    )
+    # the paper's variants must be registered; a new variant adds to the registry freely
+    assert {"cls_avg", "cls_headwise", "patch_saliency", "ats", "random"} <= set(SEED_SELECTORS.names())
     assert SEED_SELECTORS.get("cls_avg").needs == frozenset()
     assert SEED_SELECTORS.get("ats").needs == {"value_norm"}
     assert SEED_SELECTORS.get("patch_saliency").needs == {"patch_entropy"}

@@ -54,8 +54,9 @@ def test_merge_schedule():
 
 
 def test_registry_names_and_needs():
-    assert SUMMARIZERS.names() == sorted(
-        ["bipartite", "bipartite_attn", "bipartite_saliency", "none", "random", "kmeans", "dpc_knn"]
+    # the paper's variants must be registered; a new variant adds to the registry freely
+    assert {"bipartite", "bipartite_attn", "bipartite_saliency", "none", "random", "kmeans", "dpc_knn"} <= set(
+        SUMMARIZERS.names()
     )
     assert SUMMARIZERS.get("bipartite_saliency").needs == {"patch_entropy"}
     for name in SUMMARIZERS.names():

@@ -1,4 +1,4 @@
-"""Video data: decoding, sampling, transforms, datasets, catalogs, protocols, synthetic benchmark.
+"""Video data: decoding, sampling, transforms, datasets, catalogs, protocols.
 
 Modules, one job each:
   video        decord / PyAV readers behind one interface; mp4 writer
@@ -11,6 +11,5 @@ Modules, one job each:
   splits       K-shot subsets, base/novel partitions, relabelling
   catalog      dataset catalogs (real: shipped; synthetic: written by `tcclip synth`)
   protocols    zero-shot / few-shot / base-to-novel / fully-supervised -> concrete tasks
-  synthetic*   the embedded-scale benchmark: vocabulary, rendering, generation
-  commands     the CLI sub-commands
+  commands     the CLI sub-commands (data check / index / protocol; synth until it moves to tcclip.synth)
 """

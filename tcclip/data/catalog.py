@@ -30,12 +30,13 @@ from pathlib import Path
 
 import yaml
 
+from tcclip import paths
 from tcclip.config import read_yaml_file
 from tcclip.data.annotations import load_class_names, split_camel_case
 from tcclip.data.errors import CatalogError
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
-PACKAGED_CATALOGS = {"real": RESOURCES / "datasets_real.yaml"}
+RESOURCES = paths.RESOURCES
+PACKAGED_CATALOGS = {"real": paths.REAL_CATALOG}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,5 @@
 """Data commands of the ``tcclip`` CLI.
 
-  tcclip synth --out DIR [--seed N] [--size tiny|small|default|large] [--workers N]
   tcclip data check LIST --root DIR [--labels FILE] [--backend decord|pyav] [--decode ...] [--report FILE]
   tcclip data check --catalog CATALOG --dataset NAME [--split NAME ...] [--root-of NAME=DIR ...]
   tcclip data index ROOT --out LIST [--labels FILE|NAME] [--relative-to DIR] [--labels-out FILE]
@@ -18,15 +17,6 @@ from pathlib import Path
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    synth = subparsers.add_parser("synth", help="render the synthetic video benchmark (embedded scale)")
-    synth.add_argument("--out", required=True, help="output folder (created; a previous benchmark there is replaced)")
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--size", default="default", help="tiny | small | default | large (default: default)")
-    synth.add_argument("--workers", type=int, default=None, help="processes (default: min(2, CPUs))")
-    synth.add_argument("--no-images", action="store_true", help="skip the image-caption pretraining set")
-    synth.add_argument("--quiet", action="store_true")
-    synth.set_defaults(func=run_synth)
-
     data = subparsers.add_parser("data", help="dataset tools: check, index, protocol")
     sub = data.add_subparsers(dest="data_command", required=True)
 
@@ -74,19 +64,6 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
             raise DataError(f"{what} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out
-
-
-def run_synth(args) -> int:
-    from tcclip.data.synthetic import generate
-
-    say = (lambda message: None) if args.quiet else (lambda message: print(f"tcclip synth: {message}", file=sys.stderr))
-    manifest = generate(args.out, seed=args.seed, size=args.size, workers=args.workers,
-                        images=not args.no_images, progress=say)
-    if not args.quiet:
-        sets = ", ".join(f"{name} {info['classes']} classes" for name, info in manifest["datasets"].items())
-        print(f"wrote {manifest['videos']} videos, {manifest['images']} images ({sets}) to {args.out} "
-              f"in {manifest['seconds']} s")
-    return 0
 
 
 def run_check(args) -> int:

@@ -29,13 +29,13 @@ from typing import Any
 
 import yaml
 
+from tcclip import paths
 from tcclip.config import read_yaml_file
 from tcclip.data.annotations import read_annotation_list, write_annotation_list
 from tcclip.data.catalog import Catalog, SplitSpec
 from tcclip.data.errors import CatalogError
 from tcclip.data.splits import k_shot
 
-REPO_PROTOCOLS = Path(__file__).resolve().parents[2] / "ablations" / "protocols"
 KINDS = ("zero_shot", "few_shot", "base2novel", "fully_supervised")
 SETTING_SECTIONS = ("training", "testing", "data", "evaluation")
 
@@ -69,11 +69,14 @@ def protocol_path(name_or_path: str | Path) -> Path:
         if path.is_file():
             return path
         raise CatalogError(f"protocol file {path} not found")
-    for folder in (Path.cwd() / "ablations" / "protocols", REPO_PROTOCOLS):
-        candidate = folder / f"{name_or_path}.yaml"
-        if candidate.is_file():
-            return candidate
-    raise CatalogError(f"protocol {name_or_path!r}: no {name_or_path}.yaml in ablations/protocols; known: {', '.join(KINDS)}")
+    folder = paths.ablations_dir("protocols")
+    if folder is None:
+        raise CatalogError(f"protocol {name_or_path!r}: no ablations/protocols folder here; run from the repository "
+                           "checkout or give the protocol as a YAML path")
+    candidate = folder / f"{name_or_path}.yaml"
+    if candidate.is_file():
+        return candidate
+    raise CatalogError(f"protocol {name_or_path!r}: no {name_or_path}.yaml in {folder}; known: {', '.join(KINDS)}")
 
 
 class Protocol:

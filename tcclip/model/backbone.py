@@ -19,9 +19,10 @@ import open_clip
 import torch
 from open_clip.model import CLIP
 
+from tcclip import paths
 from tcclip.errors import ConfigError, TcclipError
 
-TINY_CONFIG_DIR = Path(__file__).resolve().parent.parent / "resources" / "model_configs"
+TINY_CONFIG_DIR = paths.MODEL_CONFIGS
 
 # Keys of OpenAI's archive that are metadata, not parameters.
 _OPENAI_META_KEYS = ("input_resolution", "context_length", "vocab_size")

@@ -288,6 +288,18 @@ TextFactory = Callable[[nn.Module, TextConfig], TextSide]
 PROMPTS: Registry[TextFactory] = Registry("prompt variant")
 PROMPTS.register("handcrafted")(HandcraftedPrompt)
 PROMPTS.register("learnable")(LearnablePrompt)
-PROMPTS.register("vp_context")(lambda clip, cfg: VideoConditionalPrompt(clip, cfg, source="context"))
-PROMPTS.register("vp_frames")(lambda clip, cfg: VideoConditionalPrompt(clip, cfg, source="frames"))
+
+
+@PROMPTS.register("vp_context")
+def vp_over_context_tokens(clip: nn.Module, cfg: TextConfig) -> TextSide:
+    """Video-conditional prompts attending to the video's context tokens (TC-CLIP, ECCV 2024; the default)."""
+    return VideoConditionalPrompt(clip, cfg, source="context")
+
+
+@PROMPTS.register("vp_frames")
+def vp_over_frame_tokens(clip: nn.Module, cfg: TextConfig) -> TextSide:
+    """Video-conditional prompts attending to the frames' [CLS] tokens instead (TC-CLIP ablation (b))."""
+    return VideoConditionalPrompt(clip, cfg, source="frames")
+
+
 PROMPTS.register("late_fusion")(LateFusionPrompt)

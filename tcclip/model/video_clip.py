@@ -14,13 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tcclip import paths
 from tcclip.config import from_dict, load_yaml, merge
 from tcclip.errors import ConfigError
 from tcclip.model.backbone import BackboneConfig, build_clip
 from tcclip.model.prompts import PROMPTS, TextConfig
 from tcclip.model.temporal import TemporalVisionEncoder, VisionConfig, VisionOutput
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+PRESET_DIR = paths.PRESETS
 
 
 @dataclass

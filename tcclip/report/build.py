@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from tcclip.plan import WorkflowConfig, plan
+from tcclip.suite.plan import WorkflowConfig, plan
 from tcclip.report.collect import collect
 from tcclip.report.render import plot_table, write_outputs
-from tcclip.report.tables import load_table
+from tcclip.suite.tables import load_table
 
 
 def build_table(name: str, wf: WorkflowConfig, allow_partial: bool | None = None) -> list[str]:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from tcclip.errors import TcclipError
-from tcclip.plan import PlannedRun
+from tcclip.suite.plan import PlannedRun
 from tcclip.report.aggregate import RECORD_COLUMNS
-from tcclip.report.tables import TableSpec
+from tcclip.suite.tables import TableSpec
 
 
 def read_metrics(path: Path) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _table(args: argparse.Namespace) -> int:
-    from tcclip.plan import workflow_config_from_file
+    from tcclip.suite.plan import workflow_config_from_file
     from tcclip.report.build import build_table
 
     wf = workflow_config_from_file(args.workflow_config)
@@ -32,8 +32,8 @@ def _plan(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from tcclip.plan import plan, workflow_config_from_file
-    from tcclip.report.tables import table_names
+    from tcclip.suite.plan import plan, workflow_config_from_file
+    from tcclip.suite.tables import table_names
 
     wf = workflow_config_from_file(args.workflow_config)
     names = args.tables or wf.tables or table_names()

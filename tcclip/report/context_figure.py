@@ -65,9 +65,9 @@ def context_figure(run_path: str | Path, out: str | Path, videos: int = 4) -> Pa
     """Draw the figure for the first ``videos`` videos of the run's first evaluation set."""
     from tcclip.data.dataset import VideoDataset
     from tcclip.data.transforms import denormalize
-    from tcclip.evaluate import load_model
-    from tcclip.run_config import load_resolved, resolve_task
-    from tcclip.runtime import setup_distributed
+    from tcclip.engine.evaluate import load_model
+    from tcclip.engine.run_config import load_resolved, resolve_task
+    from tcclip.engine.runtime import setup_distributed
 
     run_path = Path(run_path)
     cfg = load_resolved(run_path / "config.yaml")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from tcclip.report.aggregate import cells, format_cell, format_delta, paired_deltas, per_seed
-from tcclip.report.tables import TableSpec
+from tcclip.suite.tables import TableSpec
 
 SCALE_NOTES = {
     "embedded": "embedded scale: synthetic videos and a tiny CLIP pretrained by the suite — "

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from data_fixtures import fast_run_args, only_run, synth_tiny  # noqa: F401
-from tcclip.checkpoint import LAST, atomic_torch_save, load_checkpoint
+from tcclip.engine.checkpoint import LAST, atomic_torch_save, load_checkpoint
 from tcclip.cli import main
 from tcclip.errors import TcclipError
 
@@ -50,7 +50,7 @@ def results(run: Path) -> list:
 def test_sigkill_mid_epoch_then_resume_gives_the_same_result(synth_tiny, tmp_path, monkeypatch):
     # Bitwise equality needs the same thread count in the killed (subprocess) and the in-process
     # runs; threads are set once per process, so ask this process what it will use.
-    from tcclip.runtime import configure_threads
+    from tcclip.engine.runtime import configure_threads
 
     monkeypatch.setenv("TCCLIP_THREADS", "1")
     threads = configure_threads()
@@ -93,7 +93,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_result(synth_tiny, tmp_pat
 
 
 def test_kill_while_writing_a_checkpoint_keeps_the_previous_one_and_resumes_exactly(synth_tiny, tmp_path, monkeypatch, capsys):
-    from tcclip.runtime import configure_threads
+    from tcclip.engine.runtime import configure_threads
 
     monkeypatch.setenv("TCCLIP_THREADS", "1")
     threads = configure_threads()  # bitwise equality needs the same thread count in both processes

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tcclip.errors import TcclipError
-from tcclip.plan import load_workflow_config, plan
+from tcclip.suite.plan import load_workflow_config, plan
 from tcclip.report.build import build_table
 
 

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tcclip import paths
 from tcclip.config import config_hash, from_dict, load_yaml, merge, parse_overrides, to_dict
 from tcclip.data.dataset import DataConfig
 from tcclip.errors import ConfigError
-from tcclip.mixup import MixConfig
+from tcclip.engine.mixup import MixConfig
 from tcclip.model.video_clip import ModelConfig, model_preset
 
-RUN_CONFIG_DIR = Path(__file__).resolve().parent / "resources" / "runs"
+RUN_CONFIG_DIR = paths.RUN_CONFIGS
 ONLY_EVAL = "only"
 
 # Fields that do not change the trained weights: left out of the run id.

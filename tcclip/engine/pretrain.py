@@ -25,15 +25,15 @@ import open_clip
 import torch
 import torch.nn.functional as F
 
-from tcclip.checkpoint import atomic_torch_save, atomic_write_json
+from tcclip.engine.checkpoint import atomic_torch_save, atomic_write_json
 from tcclip.config import to_dict
 from tcclip.errors import ConfigError, TcclipError
 from tcclip.model.backbone import create_clip
 from tcclip.model.prompts import TextSide
-from tcclip.optim import WarmupCosine
-from tcclip.runtime import configure_threads, seed_everything
+from tcclip.engine.optim import WarmupCosine
+from tcclip.engine.runtime import configure_threads, seed_everything
 
-log = logging.getLogger("tcclip.pretrain")
+log = logging.getLogger("tcclip.engine.pretrain")
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 The Snakefile and ``tcclip table`` both call this, so the DAG and the report agree on
 which run holds which cell. A run is named by the hash of its resolved training config
-(``tcclip.run_config.run_id``): a configuration that appears in several tables (full
+(``tcclip.engine.run_config.run_id``): a configuration that appears in several tables (full
 TC-CLIP, seed 2, say) is one run, trained once and evaluated wherever it is needed.
 """
 
@@ -17,7 +17,7 @@ import yaml
 
 from tcclip.config import from_dict, load_yaml
 from tcclip.errors import ConfigError
-from tcclip.report.tables import Row, TableSpec, load_table
+from tcclip.suite.tables import Row, TableSpec, load_table
 
 
 @dataclass
@@ -132,7 +132,7 @@ def _row_overrides(row: Row, protocol: str, task: tuple, seed: int, wf: Workflow
 
 def plan_table(name: str, wf: WorkflowConfig) -> list[PlannedRun]:
     """Every (row, seed, task) of table ``name`` with its run id."""
-    from tcclip.run_config import resolve_run_config, run_config_path, run_id
+    from tcclip.engine.run_config import resolve_run_config, run_config_path, run_id
 
     spec = load_table(name)
     base = run_config_path(wf.run_config)

@@ -21,16 +21,17 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 
-from tcclip.checkpoint import BEST, LAST, atomic_write_json, load_checkpoint
+from tcclip import paths
+from tcclip.engine.checkpoint import BEST, LAST, atomic_write_json, load_checkpoint
 from tcclip.config import config_hash, to_dict
 from tcclip.errors import TcclipError
-from tcclip.metrics import aggregate_views, harmonic_mean, mean_std, topk_correct
+from tcclip.engine.metrics import aggregate_views, harmonic_mean, mean_std, topk_correct
 from tcclip.model.video_clip import VideoCLIP
-from tcclip.run_config import RunConfig, load_resolved, resolve_task, run_id, training_identity
-from tcclip.runtime import Dist, configure_threads, seed_everything, setup_distributed
-from tcclip.wiseft import wise_ft
+from tcclip.engine.run_config import RunConfig, load_resolved, resolve_task, run_id, training_identity
+from tcclip.engine.runtime import Dist, configure_threads, seed_everything, setup_distributed
+from tcclip.engine.wiseft import wise_ft
 
-log = logging.getLogger("tcclip.evaluate")
+log = logging.getLogger("tcclip.engine.evaluate")
 METRICS_SCHEMA = 1
 TOPK = (1, 5)
 
@@ -284,7 +285,7 @@ def code_version() -> dict:
         package = "unknown"
     git = None
     try:
-        root = Path(__file__).resolve().parent.parent
+        root = paths.PACKAGE
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                               text=True, timeout=5)
         if head.returncode == 0:

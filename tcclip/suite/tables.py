@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcclip import paths
 from tcclip.config import from_dict, load_yaml
 from tcclip.errors import ConfigError
 
-TABLE_DIR = Path(__file__).resolve().parents[2] / "ablations" / "tables"
 
 
 @dataclass
@@ -103,14 +103,23 @@ class TableSpec:
         return {c.name: c.mean_of for c in self.columns if c.mean_of}
 
 
-def table_names(table_dir: Path = TABLE_DIR) -> list[str]:
-    return sorted(p.stem for p in table_dir.glob("*.yaml"))
+def table_dir() -> Path:
+    """ablations/tables of the repository (working directory first; see tcclip.paths)."""
+    folder = paths.ablations_dir("tables")
+    if folder is None:
+        raise ConfigError(f"no ablations/tables folder in {Path.cwd()}; run from the repository checkout")
+    return folder
 
 
-def load_table(name: str, table_dir: Path = TABLE_DIR) -> TableSpec:
-    path = table_dir / f"{name}.yaml"
+def table_names(folder: Path | None = None) -> list[str]:
+    return sorted(p.stem for p in (folder or table_dir()).glob("*.yaml"))
+
+
+def load_table(name: str, folder: Path | None = None) -> TableSpec:
+    folder = folder or table_dir()
+    path = folder / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigError(f"unknown table {name!r}; valid: {', '.join(table_names(table_dir))}")
+        raise ConfigError(f"unknown table {name!r}; valid: {', '.join(table_names(folder))}")
     data = load_yaml(path)
     data.setdefault("name", name)
     try:

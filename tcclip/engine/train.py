@@ -26,17 +26,17 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 import yaml
 
-from tcclip.checkpoint import BEST, LAST, atomic_torch_save, atomic_write_json, atomic_write_text, load_checkpoint
+from tcclip.engine.checkpoint import BEST, LAST, atomic_torch_save, atomic_write_json, atomic_write_text, load_checkpoint
 from tcclip.config import to_dict
 from tcclip.errors import TcclipError
-from tcclip.mixup import mix_batch, soft_cross_entropy
+from tcclip.engine.mixup import mix_batch, soft_cross_entropy
 from tcclip.model.video_clip import VideoCLIP
-from tcclip.optim import WarmupCosine, build_optimizer
-from tcclip.run_config import RunConfig, TrainConfig, resolve_task, run_dir, run_id, select_key
-from tcclip.runtime import (Dist, configure_threads, derived_seed, seed_everything, seed_worker, setup_distributed,
+from tcclip.engine.optim import WarmupCosine, build_optimizer
+from tcclip.engine.run_config import RunConfig, TrainConfig, resolve_task, run_dir, run_id, select_key
+from tcclip.engine.runtime import (Dist, configure_threads, derived_seed, seed_everything, seed_worker, setup_distributed,
                             setup_logging)
 
-log = logging.getLogger("tcclip.train")
+log = logging.getLogger("tcclip.engine.train")
 
 
 class TrainingDiverged(TcclipError):
@@ -349,7 +349,7 @@ def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
         return path
 
     from tcclip.data.dataset import VideoDataset
-    from tcclip.evaluate import predict, score
+    from tcclip.engine.evaluate import predict, score
 
     train_names = task.train.prompt_names(cfg.class_names)
     model.set_class_names(train_names)

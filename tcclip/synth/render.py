@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tcclip.data.synthetic_vocab import (
+from tcclip.synth.vocab import (
     COLOURS,
     REVERSAL_PAIRS,
     ROUND_SHAPES,
@@ -201,7 +201,7 @@ def _track(rng, t, colour_name, cx, cy, **kw) -> Track:
 
 
 def motion_track(motion: str, colour: str, radius: float, t: int, rng: np.random.Generator) -> Track:
-    """The Kinetics-like motions (see synthetic_vocab.MOTIONS)."""
+    """The Kinetics-like motions (see tcclip.synth.vocab.MOTIONS)."""
     side = VIDEO_SIDE
     lo, hi = radius + 6, side - radius - 6
     cx0, cy0 = rng.uniform(lo + 4, hi - 4, 2)
@@ -382,7 +382,7 @@ POSITIONS = {"on the left": (0.3, 0.5), "on the right": (0.7, 0.5), "at the top"
 def render_image(colour: str, shape: str, size: str, rng: np.random.Generator, position: str | None = None,
                  wall: bool = False, side: int = IMAGE_SIDE) -> np.ndarray:
     """One still (side, side, 3) uint8 with a single described object."""
-    from tcclip.data.synthetic_vocab import IMAGE_SIZES
+    from tcclip.synth.vocab import IMAGE_SIZES
 
     radius = rng.uniform(*IMAGE_SIZES[size]) / 2
     if position is None:

@@ -24,7 +24,7 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve(args):
-    from tcclip.run_config import resolve_run_config
+    from tcclip.engine.run_config import resolve_run_config
 
     if not args.config:
         raise TcclipError("give a run config: --config embedded | paper | FILE")
@@ -32,7 +32,7 @@ def _resolve(args):
 
 
 def _wiseft_ratio(value: str | None, cfg) -> float | None:
-    from tcclip.wiseft import check_ratio
+    from tcclip.engine.wiseft import check_ratio
 
     if value is None:
         return None
@@ -60,7 +60,7 @@ def _print_metrics(metrics: dict) -> None:
 
 # ---------------------------------------------------------------- handlers
 def cmd_train(args) -> int:
-    from tcclip.train import train_run
+    from tcclip.engine.train import train_run
 
     path = train_run(_resolve(args), resume=args.resume)
     print(path)
@@ -68,7 +68,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_run_dir(args) -> int:
-    from tcclip.run_config import run_dir
+    from tcclip.engine.run_config import run_dir
 
     print(run_dir(_resolve(args)))
     return 0
@@ -77,7 +77,7 @@ def cmd_run_dir(args) -> int:
 def _run_for_evaluation(args):
     """(run directory, its config): a given directory (config.yaml + evaluation overrides), or the
     run a --config names (an untrained run is created on the spot)."""
-    from tcclip.run_config import load_resolved, run_dir
+    from tcclip.engine.run_config import load_resolved, run_dir
 
     if args.run and "=" in args.run and not Path(args.run).is_dir():  # argparse took an override for the run
         args.overrides.insert(0, args.run)
@@ -89,7 +89,7 @@ def _run_for_evaluation(args):
         if not (path / "config.yaml").is_file():
             raise TcclipError(f"{path}: not a run directory (no config.yaml); create it with tcclip train")
         return path, load_resolved(path / "config.yaml", args.overrides)
-    from tcclip.train import prepare_run
+    from tcclip.engine.train import prepare_run
 
     cfg = _resolve(args)
     path = run_dir(cfg)
@@ -101,8 +101,8 @@ def _run_for_evaluation(args):
 
 
 def cmd_evaluate(args) -> int:
-    from tcclip.evaluate import evaluate_variants
-    from tcclip.runtime import setup_logging
+    from tcclip.engine.evaluate import evaluate_variants
+    from tcclip.engine.runtime import setup_logging
 
     path, cfg = _run_for_evaluation(args)
     setup_logging(None)
@@ -118,8 +118,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_run(args) -> int:
     """Train, then evaluate (and WiSE-FT) in one process: the embedded scale's fast path."""
-    from tcclip.evaluate import evaluate_variants
-    from tcclip.train import train_run
+    from tcclip.engine.evaluate import evaluate_variants
+    from tcclip.engine.train import train_run
 
     cfg = _resolve(args)
     path = train_run(cfg, resume=args.resume)
@@ -133,8 +133,8 @@ def cmd_run(args) -> int:
 
 def cmd_pretrain(args) -> int:
     from tcclip.config import from_dict, load_yaml, merge, parse_overrides
-    from tcclip.pretrain import PretrainConfig, load_pairs, pretrain_clip
-    from tcclip.runtime import setup_logging
+    from tcclip.engine.pretrain import PretrainConfig, load_pairs, pretrain_clip
+    from tcclip.engine.runtime import setup_logging
 
     raw: dict = {}
     for source in args.config:

@@ -49,8 +49,8 @@ from tcclip.data.annotations import Annotation, write_annotation_list, write_lab
 from tcclip.data.errors import DataError
 from tcclip.data.index import build_index
 from tcclip.data.splits import base_novel_classes, k_shot, relabel
-from tcclip.data.synthetic_render import IMAGE_SIDE, POSITIONS, VIDEO_SIDE, render_composed, render_image, render_reversal
-from tcclip.data.synthetic_vocab import (
+from tcclip.synth.render import IMAGE_SIDE, POSITIONS, VIDEO_SIDE, render_composed, render_image, render_reversal
+from tcclip.synth.vocab import (
     COLOURS,
     IMAGE_SIZES,
     MOTIONS,
