@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tcclip import paths
-from tcclip.config import from_dict, load_yaml
+from tcclip.config import from_dict, load_yaml, merge
 from tcclip.errors import ConfigError
 
 
@@ -55,6 +55,9 @@ class Row:
     paper: dict[str, Any] = field(default_factory=dict)
     """Published values per column: a number, or [mean, std] (zero-shot: std over splits)."""
     note: str | None = None
+    off_axis: bool = False
+    """A reference row outside the table's ablated axis (e.g. the no-context-token baseline
+    of the seed-selection table): it need not spell out the axis keys."""
 
     def validate(self) -> None:
         if self.wise_ft is not None and not 0.0 <= self.wise_ft <= 1.0:
@@ -76,6 +79,11 @@ class TableSpec:
     """absolute | delta: whether the paper column gives values or gains over the baseline."""
     paper_note: str | None = None
     """What the paper's numbers are (protocol details the poster leaves open)."""
+    axis: list[str] = field(default_factory=list)
+    """The dotted config keys this table ablates: every row (off_axis rows aside) states its
+    value of each in its own overrides, the default variant included, so a reader sees the axis."""
+    row_defaults: dict[str, Any] = field(default_factory=dict)
+    """Row fields merged under every row (overrides key by key); applied when the file is loaded."""
     name: str = ""
 
     def validate(self) -> None:
@@ -123,6 +131,19 @@ def load_table(name: str, folder: Path | None = None) -> TableSpec:
     data = load_yaml(path)
     data.setdefault("name", name)
     try:
+        _check_axis(data)
+        data["rows"] = [merge(data.get("row_defaults") or {}, row) for row in data.get("rows") or []]
         return from_dict(TableSpec, data, "")
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+
+
+def _check_axis(data: dict) -> None:
+    """Every row names its own value of every axis key (before row_defaults fill anything in)."""
+    for row in data.get("rows") or []:
+        if not isinstance(row, dict) or row.get("off_axis"):
+            continue
+        missing = [key for key in data.get("axis") or [] if key not in (row.get("overrides") or {})]
+        if missing:
+            raise ConfigError(f"row {row.get('name')!r} does not state its value of the ablated axis "
+                              f"{', '.join(missing)} (add it to the row's overrides, or mark the row off_axis: true)")

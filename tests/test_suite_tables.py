@@ -1,0 +1,45 @@
+"""Table specs show what they ablate: an axis every row spells out, shared settings written once."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tcclip.errors import ConfigError
+from tcclip.suite.tables import load_table, table_names
+
+COLUMNS = [{"name": "hmdb51", "dataset": "hmdb51"}]
+
+
+def _write(folder, **spec) -> None:
+    (folder / "t.yaml").write_text(yaml.safe_dump({"title": "t", "protocol": "zero_shot", "columns": COLUMNS, **spec}))
+
+
+def test_row_defaults_merge_under_every_row_key_by_key(tmp_path):
+    _write(tmp_path, axis=["model.vision.summarization"],
+           row_defaults={"preset": "tc_clip", "overrides": {"model.text.prompt": "handcrafted"}},
+           rows=[{"name": "K-means", "overrides": {"model.vision.summarization": "kmeans"}},
+                 {"name": "Learnable", "overrides": {"model.vision.summarization": "bipartite",
+                                                    "model.text.prompt": "learnable"}},
+                 {"name": "Frame-wise", "preset": "vifi_clip", "off_axis": True}])
+    rows = {row.name: row for row in load_table("t", tmp_path).rows}
+    assert rows["K-means"].preset == "tc_clip"
+    assert rows["K-means"].overrides == {"model.text.prompt": "handcrafted", "model.vision.summarization": "kmeans"}
+    assert rows["Learnable"].overrides["model.text.prompt"] == "learnable"  # the row wins
+    assert rows["Frame-wise"].preset == "vifi_clip"
+
+
+def test_a_row_that_leaves_the_axis_to_the_default_is_refused(tmp_path):
+    _write(tmp_path, axis=["model.vision.summarization"],
+           row_defaults={"overrides": {"model.vision.summarization": "bipartite"}},
+           rows=[{"name": "Bipartite"}])  # the value comes from row_defaults only: hidden from the reader
+    with pytest.raises(ConfigError, match=r"t\.yaml: row 'Bipartite' does not state its value of the ablated axis "
+                                          r"model\.vision\.summarization"):
+        load_table("t", tmp_path)
+
+
+def test_every_shipped_ablation_table_names_its_axis():
+    for name in table_names():
+        spec = load_table(name)
+        if spec.baseline is not None and spec.protocol != "base2novel" and name not in ("zero_shot", "few_shot"):
+            assert spec.axis, f"{name}: an ablation table without an axis"
