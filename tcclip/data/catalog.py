@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from tcclip import paths
-from tcclip.config import read_yaml_file
+from tcclip.config import merge, read_yaml_file
 from tcclip.data.annotations import load_class_names, split_camel_case
 from tcclip.data.errors import CatalogError
 
@@ -133,7 +133,7 @@ class Catalog:
             raise CatalogError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
         catalog = cls(path, data)
         if overrides:
-            catalog.datasets = _merge(catalog.datasets, overrides.get("datasets", overrides))
+            catalog.datasets = merge(catalog.datasets, overrides.get("datasets", overrides))
         for dataset, root in (roots or {}).items():
             catalog._dataset(dataset)["root"] = str(Path(root).resolve())
         for key, list_path in (lists or {}).items():
@@ -241,13 +241,6 @@ def resolve_label_file(value: str | Path) -> Path:
             return candidate
     shipped = sorted(p.stem.removesuffix("_labels") for p in (RESOURCES / "labels").glob("*.csv"))
     raise CatalogError(f"label file {value}: not found (a path, or a shipped one: {', '.join(shipped)})")
-
-
-def _merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for key, value in update.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def load_catalog(path_or_name: str | Path, **kwargs) -> Catalog:

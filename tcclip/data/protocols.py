@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from tcclip import paths
-from tcclip.config import read_yaml_file
+from tcclip.config import merge, read_yaml_file
 from tcclip.data.annotations import read_annotation_list, write_annotation_list
 from tcclip.data.catalog import Catalog, SplitSpec
 from tcclip.data.errors import CatalogError
@@ -112,7 +112,7 @@ class Protocol:
         out = {section: copy.deepcopy(self.data.get(section) or {}) for section in SETTING_SECTIONS}
         if scale == "embedded":
             for section, values in (self.data.get("embedded") or {}).items():
-                out[section] = _merge(out[section], values or {})
+                out[section] = merge(out[section], values or {})
         return out
 
     def data_config(self, scale: str = "paper", mode: str = "train", **overrides):
@@ -233,13 +233,6 @@ class Protocol:
 
 def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for key, value in update.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def load_protocol(name_or_path: str | Path) -> Protocol:
