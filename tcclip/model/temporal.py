@@ -146,7 +146,7 @@ def _attention(
     extra: torch.Tensor | None,
     extra_mask: torch.Tensor | None,
     bias: torch.Tensor | None,
-    needs: frozenset[str],
+    needs: frozenset[str] | None,
 ) -> tuple[torch.Tensor, AttentionStats | None]:
     """Multi-head attention of frame tokens h (F, P, D) over [h ; extra] with open_clip's weights.
 
@@ -155,48 +155,65 @@ def _attention(
     statistics seed selection reads ([CLS] probabilities over the patch keys, ...).
     """
     f, p, d = h.shape
-    heads = attn.num_heads
-    hd = d // heads
-    w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
-    b_q, b_k, b_v = attn.in_proj_bias.chunk(3)
-    keys_in = h if extra is None else torch.cat([h, extra], dim=1)
-    q = F.linear(h, w_q, b_q).view(f, p, heads, hd).transpose(1, 2)
-    k = F.linear(keys_in, w_k, b_k).view(f, -1, heads, hd).transpose(1, 2)
-    v = F.linear(keys_in, w_v, b_v).view(f, -1, heads, hd).transpose(1, 2)
-    n_keys = k.shape[2]
-
-    logit_bias = None  # (F or 1, H, 1, n_keys), added to q.k/sqrt(hd)
-    if extra is not None and (bias is not None or extra_mask is not None):
-        logit_bias = q.new_zeros(1, heads, 1, n_keys)
-        if bias is not None:
-            logit_bias = logit_bias + torch.cat(
-                [bias[:, 0:1].expand(heads, p), bias[:, 1:2].expand(heads, n_keys - p)], dim=1
-            )[None, :, None, :].to(q.dtype)
-        if extra_mask is not None:
-            blocked = torch.cat([extra_mask.new_ones(f, p), extra_mask], dim=1).logical_not()
-            logit_bias = logit_bias.expand(f, heads, 1, n_keys).masked_fill(blocked[:, None, None, :], float("-inf"))
-
+    q, k, v = _project_qkv(attn, h, extra)
+    logit_bias = _logit_bias(bias, extra_mask, f, p, k.shape[2], q.dtype) if extra is not None else None
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=logit_bias)
     out = attn.out_proj(out.transpose(1, 2).reshape(f, p, d))
     if needs is None:
         return out, None
+    return out, _attention_stats(q, k, v, logit_bias, needs)
 
+
+def _project_qkv(attn: nn.MultiheadAttention, h: torch.Tensor, extra: torch.Tensor | None):
+    """Queries from the frame's own tokens; keys and values from [h ; extra]. Each (F, H, len, D/H)."""
+    f, p, d = h.shape
+    heads = attn.num_heads
+    w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
+    b_q, b_k, b_v = attn.in_proj_bias.chunk(3)
+    keys_in = h if extra is None else torch.cat([h, extra], dim=1)
+    q = F.linear(h, w_q, b_q).view(f, p, heads, d // heads).transpose(1, 2)
+    k = F.linear(keys_in, w_k, b_k).view(f, -1, heads, d // heads).transpose(1, 2)
+    v = F.linear(keys_in, w_v, b_v).view(f, -1, heads, d // heads).transpose(1, 2)
+    return q, k, v
+
+
+def _logit_bias(bias, extra_mask, f: int, p: int, n_keys: int, dtype) -> torch.Tensor | None:
+    """What is added to q.k/sqrt(d) before the softmax, (F or 1, H, 1, n_keys), or None.
+
+    bias (H, 2): the learnable local / extra offsets of each head; extra_mask (F, E) bool:
+    extra keys that exist (window's missing neighbours are -inf)."""
+    if bias is None and extra_mask is None:
+        return None
+    heads = bias.shape[0] if bias is not None else 1
+    logit_bias = torch.zeros(1, heads, 1, n_keys, dtype=dtype, device=(bias if bias is not None else extra_mask).device)
+    if bias is not None:
+        per_key = torch.cat([bias[:, 0:1].expand(heads, p), bias[:, 1:2].expand(heads, n_keys - p)], dim=1)
+        logit_bias = logit_bias + per_key[None, :, None, :].to(dtype)
+    if extra_mask is not None:
+        blocked = torch.cat([extra_mask.new_ones(f, p), extra_mask], dim=1).logical_not()
+        logit_bias = logit_bias.expand(f, heads, 1, n_keys).masked_fill(blocked[:, None, None, :], float("-inf"))
+    return logit_bias
+
+
+def _attention_stats(q, k, v, logit_bias, needs: frozenset[str]) -> AttentionStats:
+    """[CLS]->patch probabilities (softmax over every key, bias included) and, when asked,
+    the value norms and per-patch attention entropies that some selectors read."""
+    f, heads, p, hd = q.shape
     scale = 1.0 / math.sqrt(hd)
     # [CLS] query rows only: (F, H, 1, n_keys) — cheap, and what every selector reads.
     cls_logits = (q[:, :, :1] @ k.transpose(-1, -2)) * scale
     if logit_bias is not None:
         cls_logits = cls_logits + logit_bias
-    cls_probs = cls_logits.softmax(dim=-1)[:, :, 0]
-    stats = AttentionStats(cls_attn=cls_probs[:, :, 1:p])
+    stats = AttentionStats(cls_attn=cls_logits.softmax(dim=-1)[:, :, 0, 1:p])
     if "value_norm" in needs:
-        stats.value_norm = v[:, :, 1:p].transpose(1, 2).reshape(f, p - 1, d).norm(dim=-1)
+        stats.value_norm = v[:, :, 1:p].transpose(1, 2).reshape(f, p - 1, heads * hd).norm(dim=-1)
     if "patch_entropy" in needs:
         logits = (q[:, :, 1:] @ k.transpose(-1, -2)) * scale
         if logit_bias is not None:
             logits = logits + logit_bias
         log_probs = logits.log_softmax(dim=-1)
         stats.patch_entropy = -(log_probs.exp() * log_probs.nan_to_num(neginf=0.0)).sum(-1)
-    return out, stats
+    return stats
 
 
 # ---------------------------------------------------------------- the encoder
