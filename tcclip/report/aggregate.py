@@ -14,16 +14,12 @@ import pandas as pd
 
 RECORD_COLUMNS = ["row", "seed", "column", "split", "value"]
 
-# Two-sided 95% Student-t quantiles t_{0.975, df}; beyond 30 the normal 1.96 is close enough.
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-         2.052, 2.048, 2.045, 2.042]
-
 
 def t_quantile_975(df: int) -> float:
-    if df < 1:
-        return math.nan
-    return _T975[df - 1] if df <= len(_T975) else 1.96
+    """t_{0.975, df} (scipy's Student t; NaN without degrees of freedom)."""
+    from tcclip.report.stats import t_975
+
+    return t_975(df)
 
 
 def per_seed(records: pd.DataFrame, derived: dict[str, list[str]] | None = None) -> pd.DataFrame:

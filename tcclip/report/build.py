@@ -8,23 +8,68 @@ from pathlib import Path
 import pandas as pd
 
 from tcclip.plan import WorkflowConfig, plan
-from tcclip.report.collect import collect
-from tcclip.report.render import plot_table, write_outputs
+from tcclip.report.collect import collect, collect_videos
+from tcclip.report.render import plot_differences, plot_table, write_outputs
 from tcclip.report.tables import load_table
 
 
 def build_table(name: str, wf: WorkflowConfig, allow_partial: bool | None = None) -> list[str]:
-    """Write results/tables/<name>.{md,csv} and results/figures/<name>.png; returns missing metrics."""
+    """Write results/tables/<name>.{md,html,csv}, <name>_differences.csv and
+    results/figures/<name>.png, <name>_differences.png; returns what is missing (metrics
+    files, per-video predictions files), an error unless partial tables are allowed."""
+    spec, runs, partial = _table_inputs(name, wf, allow_partial)
+    records, missing = collect(spec, runs, Path(wf.runs_dir), allow_partial=partial)
+    videos, missing_videos = collect_videos(spec, runs, Path(wf.runs_dir), allow_partial=partial)
+    notes = [f"no metrics: {m}" for m in missing] + [f"no per-video predictions (no interval over test videos): {m}"
+                                                      for m in missing_videos]
+    notes += uneven_seeds(spec, records)
+    tables, figures = Path(wf.tables_dir), Path(wf.figures_dir)
+    write_outputs(spec, records, wf.scale, tables / f"{name}.md", tables / f"{name}.csv", videos, notes,
+                  footer=provenance_line(wf))
+    plot_table(spec, records, figures / f"{name}.png")
+    plot_differences(spec, records, videos, figures / f"{name}_differences.png")
+    return missing + missing_videos
+
+
+def _table_inputs(name: str, wf: WorkflowConfig, allow_partial: bool | None):
     spec = load_table(name)
     if wf.seeds:  # the workflow config replaced the table's seeds: say so in the table
         spec = dataclasses.replace(spec, seeds=list(wf.seeds))
-    runs = plan([name], wf)[name]
     partial = wf.allow_partial if allow_partial is None else allow_partial
-    records, missing = collect(spec, runs, Path(wf.runs_dir), allow_partial=partial)
-    tables, figures = Path(wf.tables_dir), Path(wf.figures_dir)
-    write_outputs(spec, records, wf.scale, tables / f"{name}.md", tables / f"{name}.csv")
-    plot_table(spec, records, figures / f"{name}.png")
-    return missing
+    return spec, plan([name], wf)[name], partial
+
+
+def table_data(name: str, wf: WorkflowConfig, allow_partial: bool | None = None):
+    """(spec, records, per-video hits) of a table, from its runs (what the claims read)."""
+    spec, runs, partial = _table_inputs(name, wf, allow_partial)
+    records, _ = collect(spec, runs, Path(wf.runs_dir), allow_partial=partial)
+    videos, _ = collect_videos(spec, runs, Path(wf.runs_dir), allow_partial=partial)
+    return spec, records, videos
+
+
+def uneven_seeds(spec, records: pd.DataFrame) -> list[str]:
+    """One line per row whose seeds differ from the baseline's (its differences use the shared seeds)."""
+    if not spec.baseline or records.empty:
+        return []
+    seeds = records.groupby("row")["seed"].agg(lambda s: tuple(sorted(set(s))))
+    reference = seeds.get(spec.baseline)
+    return [f"row {row!r} has seeds {', '.join(map(str, mine))}, the baseline {', '.join(map(str, reference or ()))}: "
+            "its differences use the seeds both have" for row, mine in seeds.items()
+            if row != spec.baseline and mine != reference]
+
+
+PROVENANCE_PREFIX = "Made by tcclip, code version "
+
+
+def provenance_line(wf: WorkflowConfig) -> str:
+    """The code version (git commit) and the data catalog's fingerprint a table was made from."""
+    import hashlib
+
+    from tcclip.evaluate import code_version
+
+    catalog = Path(wf.catalog)
+    data = hashlib.sha256(catalog.read_bytes()).hexdigest()[:12] if catalog.is_file() else "unknown"
+    return f"{PROVENANCE_PREFIX}{code_version()['git'] or 'unknown'}, data catalog {catalog} sha256 {data}."
 
 
 def unfilled_cells(name: str, wf: WorkflowConfig) -> list[str]:
