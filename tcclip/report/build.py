@@ -92,3 +92,59 @@ def unfilled_cells(name: str, wf: WorkflowConfig) -> list[str]:
             if n < len(seeds):
                 problems.append(f"{row.name} / {column.title}: {n} of {len(seeds)} seeds")
     return problems
+
+
+def build_claims(wf: WorkflowConfig, tables: list[str] | None, markdown: Path) -> Path:
+    """Write the claims table (markdown, .csv and .html beside it) for the claims of ``tables``
+    (None: every claim). A claim whose table is not among the workflow config's tables, or
+    whose table has not been built (no <table>.md), is listed as not run."""
+    from tcclip.report.claims import claims_frame, load_claims, render_claims
+    from tcclip.report.render import markdown_html
+
+    claims = [c for c in load_claims() if tables is None or c.table in tables]
+    configured = set(wf.tables or []) or None
+    data = {}
+    for name in dict.fromkeys(c.table for c in claims):
+        built = (Path(wf.tables_dir) / f"{name}.md").is_file()
+        if built and (configured is None or name in configured):
+            data[name] = table_data(name, wf)
+    frame = claims_frame(claims, data)
+    markdown = Path(markdown)
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    text = render_claims(frame, provenance_line(wf))
+    markdown.write_text(text)
+    markdown.with_suffix(".html").write_text(markdown_html(text, "Claims"))
+    frame.to_csv(markdown.with_suffix(".csv"), index=False)
+    return markdown
+
+
+def stale_tables(tables_dir: Path) -> list[str]:
+    """Table files (markdown) whose stated code version is older than another's beside them
+    (an ancestor commit in git history): regenerated tables next to a stale one."""
+    versions = {}
+    for path in sorted(Path(tables_dir).glob("*.md")):
+        line = next((l for l in path.read_text().splitlines() if l.startswith(PROVENANCE_PREFIX)), None)
+        if line:
+            versions[path] = line[len(PROVENANCE_PREFIX):].split(",")[0].removesuffix("-dirty")
+    problems = []
+    for path, version in versions.items():
+        newer = sorted({v for v in versions.values() if _older(version, v)})
+        if newer:
+            problems.append(f"{path}: made by code version {version}, older than {newer[0]} of the tables beside it")
+    return problems
+
+
+def _older(mine: str, theirs: str) -> bool:
+    """Is commit ``mine`` a strict ancestor of ``theirs`` in this repository's history?
+    (Versions git cannot order, e.g. an unknown one, are not flagged.)"""
+    import subprocess
+
+    if mine == theirs or "unknown" in (mine, theirs):
+        return False
+    root = Path(__file__).resolve().parents[2]
+    try:
+        result = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", mine, theirs],
+                                capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0

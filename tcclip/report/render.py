@@ -80,7 +80,7 @@ def _main_table(spec: TableSpec, table_cells: pd.DataFrame, scale: str) -> list[
                 value = row.paper.get(column.name)
                 out.append(_paper_delta_cell(value) if spec.paper_values == "delta" else _paper_cell(value))
         lines.append("| " + " | ".join(out) + " |")
-    lines += ["", f"Ours: mean ± {SEED_PM} ({expected}: {', '.join(map(str, spec.seeds))}); "
+    lines += ["", f"Ours: mean ± sample std (ddof 1) over {expected} training seeds ({', '.join(map(str, spec.seeds))}); "
               "each seed's value is the protocol's metric, averaged over its evaluation splits where it has several "
               "(the long-form CSV beside this file keeps every seed × split value). "
               "A cell marked (n=…) is missing seeds."]
