@@ -114,7 +114,7 @@ def build_claims(wf: WorkflowConfig, tables: list[str] | None, markdown: Path) -
     text = render_claims(frame, provenance_line(wf))
     markdown.write_text(text)
     markdown.with_suffix(".html").write_text(markdown_html(text, "Claims"))
-    frame.to_csv(markdown.with_suffix(".csv"), index=False)
+    frame.to_csv(markdown.with_suffix(".csv"), index=False, float_format="%.4f")
     return markdown
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from tcclip.config import from_dict, load_yaml
 from tcclip.errors import ConfigError
 from tcclip.report.aggregate import per_seed
-from tcclip.report.differences import Comparison, compare
+from tcclip.report.differences import Comparison, compare, paper_delta
 from tcclip.report.tables import Column, TableSpec, load_table
 
 CLAIMS_FILE = Path(__file__).resolve().parents[2] / "ablations" / "claims.yaml"
@@ -122,8 +122,11 @@ def claims_frame(claims: list[Claim], data: dict[str, tuple]) -> pd.DataFrame:
     lines = []
     for claim in claims:
         if claim.table not in data:
+            spec = load_table(claim.table)
             lines.append({"claim": claim.claim, "table": claim.table, "row": claim.row, "versus": claim.versus,
-                          "column": claim.column, "verdict": "not run", "note": "table not built in this workflow config"})
+                          "column": _title(spec, claim.column),
+                          "paper_delta": paper_delta(spec, claim.row, claim.versus, claim.column),
+                          "verdict": "not run", "note": "table not built in this workflow config"})
             continue
         lines.append(judge(claim, *data[claim.table]))
     return pd.DataFrame(lines).reindex(columns=CSV_COLUMNS)

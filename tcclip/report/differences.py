@@ -148,7 +148,7 @@ def _pooled(spec: TableSpec, seed_values: pd.DataFrame, comparisons: dict) -> di
     for row, by_column in comparisons.items():
         diffs = pd.concat([c.per_seed.assign(column=name) for name, c in by_column.items() if name in columns]
                           or [pd.DataFrame(columns=["seed", "difference", "column"])])
-        if diffs.empty:
+        if diffs.empty or diffs.groupby("column").size().max() < 2:  # resampling one seed says nothing
             continue
         mine, theirs = values[values["row"] == row], values[values["row"] == spec.baseline]
         out[row] = stats.pooled(diffs, mine[mine["column"].isin(set(diffs["column"]))],

@@ -80,7 +80,7 @@ def _main_table(spec: TableSpec, table_cells: pd.DataFrame, scale: str) -> list[
                 value = row.paper.get(column.name)
                 out.append(_paper_delta_cell(value) if spec.paper_values == "delta" else _paper_cell(value))
         lines.append("| " + " | ".join(out) + " |")
-    lines += ["", f"Ours: mean ± sample std (ddof 1) over {expected} training seeds ({', '.join(map(str, spec.seeds))}); "
+    lines += ["", f"Ours: mean ± sample std (ddof 1) over {expected} training seed{'s' if expected != 1 else ''} ({', '.join(map(str, spec.seeds))}); "
               "each seed's value is the protocol's metric, averaged over its evaluation splits where it has several "
               "(the long-form CSV beside this file keeps every seed × split value). "
               "A cell marked (n=…) is missing seeds."]
@@ -207,7 +207,7 @@ def write_outputs(spec: TableSpec, records: pd.DataFrame, scale: str, markdown: 
     markdown.with_suffix(".html").write_text(markdown_html(text, spec.title))
     records.assign(table=spec.name, scale=scale).to_csv(csv, index=False)
     differences = table_evidence(spec, records, videos).frame()
-    differences.assign(table=spec.name, scale=scale).to_csv(differences_csv(csv), index=False)
+    differences.assign(table=spec.name, scale=scale).to_csv(differences_csv(csv), index=False, float_format="%.4f")
 
 
 def differences_csv(csv: Path) -> Path:

@@ -69,7 +69,7 @@ rule claims_of_table:
     output:
         md=f"{TABLES_DIR}/claims_{{table}}.md",
         csv=f"{TABLES_DIR}/claims_{{table}}.csv",
-        html=f"{TABLES_DIR}/claims_{{table}}.html",
+        html=report(f"{TABLES_DIR}/claims_{{table}}.html", category="Claims", caption="../report/claims.rst"),
     log:
         f"{LOGS}/claims_{{table}}.log",
     run:
