@@ -56,20 +56,18 @@ def cells(seed_values: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired_deltas(seed_values: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Each row minus the baseline row, paired by seed: mean delta and its 95% t-interval."""
-    wide = seed_values.pivot_table(index=["column", "seed"], columns="row", values="value")
-    if baseline not in wide.columns:
-        return pd.DataFrame(columns=["row", "column", "delta", "half_width", "n"])
+    """Each row minus the baseline row, paired by seed: mean delta and its 95% t-interval
+    (tcclip.report.stats.seed_interval)."""
+    from tcclip.report.stats import seed_differences, seed_interval
+
     rows = []
-    for row in wide.columns:
+    for row in dict.fromkeys(seed_values["row"]):
         if row == baseline:
             continue
-        diff = (wide[row] - wide[baseline]).dropna()
-        for column, values in diff.groupby(level="column"):
-            n = len(values)
-            sd = values.std(ddof=1) if n > 1 else math.nan
-            half = t_quantile_975(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
-            rows.append({"row": row, "column": column, "delta": values.mean(), "half_width": half, "n": n})
+        for column, group in seed_differences(seed_values, row, baseline).groupby("column", sort=False):
+            interval = seed_interval(group["difference"])
+            rows.append({"row": row, "column": column, "delta": interval.delta, "half_width": interval.half_width,
+                         "n": interval.n})
     return pd.DataFrame(rows, columns=["row", "column", "delta", "half_width", "n"])
 
 
