@@ -44,4 +44,5 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         expand(f"{TABLES_DIR}/{{table}}.md", table=TABLES),
+        f"{TABLES_DIR}/claims.md",
         [f"{FIGURES_DIR}/context_tokens.png"] if CONTEXT_RUN else [],

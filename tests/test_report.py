@@ -44,8 +44,8 @@ def test_paired_deltas_with_t_interval():
     diffs = [1.0, 2.0, 1.0]
     sd = pd.Series(diffs).std(ddof=1)
     assert math.isclose(delta.delta, 4 / 3)
-    assert math.isclose(delta.half_width, 4.303 * sd / math.sqrt(3))
-    assert t_quantile_975(2) == 4.303 and t_quantile_975(100) == 1.96
+    assert math.isclose(delta.half_width, 4.302653 * sd / math.sqrt(3), rel_tol=1e-6)
+    assert t_quantile_975(2) == pytest.approx(4.3027, abs=1e-4) and t_quantile_975(100) == pytest.approx(1.984, abs=1e-3)
 
 
 def test_every_table_loads_and_renders(tmp_path):

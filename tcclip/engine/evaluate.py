@@ -27,6 +27,7 @@ from tcclip.config import config_hash, to_dict
 from tcclip.errors import TcclipError
 from tcclip.engine.metrics import aggregate_views, harmonic_mean, mean_std, topk_correct
 from tcclip.model.video_clip import VideoCLIP
+from tcclip.engine.predictions import predictions_path, video_frame, write_predictions
 from tcclip.engine.run_config import RunConfig, load_resolved, resolve_task, run_id, training_identity
 from tcclip.engine.runtime import Dist, configure_threads, seed_everything, setup_distributed
 from tcclip.engine.wiseft import wise_ft
@@ -115,10 +116,12 @@ def score(prediction: dict) -> dict:
     }
 
 
-def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Dist) -> tuple[list[dict[str, dict]], dict]:
+def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Dist,
+                    per_video: list[list] | None = None) -> tuple[list[dict[str, dict]], dict]:
     """Eval sets (key -> resolved SplitSpec) -> for each model its rows of metrics.json by key,
     and the scoring totals ({"videos": distinct videos scored, "seconds": time spent scoring}).
-    Every model scores the same decoded batches.
+    Every model scores the same decoded batches. ``per_video``: one list per model, which
+    receives each eval set's per-video lines (tcclip.engine.predictions).
 
     Sets that share a video folder and a class-name list (HMDB-51's and UCF-101's three
     splits) are scored together: each distinct video once, its scores read back per set.
@@ -142,9 +145,13 @@ def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Di
         predictions = predict_many(models, union, names_of[keys[0]], cfg.eval.batch_size, rt, cfg.eval.workers,
                                    cfg.train.amp)
         selections = {key: _selection(predictions[0], positions[key], union) for key in keys}  # same for every model
-        for prediction, model_rows in zip(predictions, rows):
+        for m, (prediction, model_rows) in enumerate(zip(predictions, rows)):
             for key in keys:
                 part = _select(prediction, *selections[key])
+                if per_video is not None:
+                    per_video[m].append(video_frame(key, specs[key], part["scores"], part["labels"],
+                                                    _scored_entries(prediction, positions[key], sets[key]),
+                                                    prediction["views"]))
                 row = {"dataset": specs[key].dataset, "split": specs[key].split, "classes": len(names_of[key]),
                        **score(part)}
                 row.update(views=prediction["views"], skipped_videos=len(part["skipped"]),
@@ -183,6 +190,13 @@ def _selection(prediction: dict, positions: list[int], union) -> tuple[list[int]
     """Which rows of a union prediction belong to one set, and the paths of its videos."""
     found = {int(i): row for row, i in enumerate(prediction["index"].tolist())}
     return [found[p] for p in positions if p in found], {str(union.video_path(p)) for p in positions}
+
+
+def _scored_entries(prediction: dict, positions: list[int], dataset) -> list:
+    """The set's own list entries (its list lines) of the videos that were scored, in
+    ``_selection``'s order."""
+    found = set(prediction["index"].tolist())
+    return [entry for entry, p in zip(dataset.entries, positions) if p in found]
 
 
 def _select(prediction: dict, rows: list[int], paths: set[str]) -> dict:
@@ -328,11 +342,12 @@ def evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratios
     started = time.perf_counter()
     checkpoint = cfg.eval.checkpoint if cfg.train.epochs else "last"
     loaded = load_models(cfg, run_path, checkpoint, ratios, rt)
-    rows_by_model, scoring = evaluate_splits([model for model, _ in loaded], task.evals, cfg, rt)
+    per_video: list[list] = [[] for _ in loaded]
+    rows_by_model, scoring = evaluate_splits([model for model, _ in loaded], task.evals, cfg, rt, per_video)
     wall = time.perf_counter() - started
     train_info = _train_info(run_path) or ({"epochs": 0} if cfg.train.epochs == 0 else None)
     written = []
-    for ratio, (_, weights), by_key in zip(ratios, loaded, rows_by_model):
+    for ratio, (_, weights), by_key, videos in zip(ratios, loaded, rows_by_model, per_video):
         rows = [{"key": key, **row} for key, row in by_key.items()]
         for row in rows:
             log.info("%s%s: top-1 %.2f top-5 %.2f (%d videos, %.1f videos/s)", row["key"],
@@ -366,7 +381,8 @@ def evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratios
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
         target = Path(out) if out else run_path / metrics_filename(ratio)
-        if rt.is_main:
+        if rt.is_main:  # the per-video lines first: a metrics file never lacks its predictions
+            metrics["predictions"] = write_predictions(videos, predictions_path(target)).name
             atomic_write_json(metrics, target)
         metrics["path"] = str(target)
         written.append(metrics)

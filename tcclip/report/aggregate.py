@@ -14,16 +14,12 @@ import pandas as pd
 
 RECORD_COLUMNS = ["row", "seed", "column", "split", "value"]
 
-# Two-sided 95% Student-t quantiles t_{0.975, df}; beyond 30 the normal 1.96 is close enough.
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-         2.052, 2.048, 2.045, 2.042]
-
 
 def t_quantile_975(df: int) -> float:
-    if df < 1:
-        return math.nan
-    return _T975[df - 1] if df <= len(_T975) else 1.96
+    """t_{0.975, df} (scipy's Student t; NaN without degrees of freedom)."""
+    from tcclip.report.stats import t_975
+
+    return t_975(df)
 
 
 def per_seed(records: pd.DataFrame, derived: dict[str, list[str]] | None = None) -> pd.DataFrame:
@@ -60,20 +56,18 @@ def cells(seed_values: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired_deltas(seed_values: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Each row minus the baseline row, paired by seed: mean delta and its 95% t-interval."""
-    wide = seed_values.pivot_table(index=["column", "seed"], columns="row", values="value")
-    if baseline not in wide.columns:
-        return pd.DataFrame(columns=["row", "column", "delta", "half_width", "n"])
+    """Each row minus the baseline row, paired by seed: mean delta and its 95% t-interval
+    (tcclip.report.stats.seed_interval)."""
+    from tcclip.report.stats import seed_differences, seed_interval
+
     rows = []
-    for row in wide.columns:
+    for row in dict.fromkeys(seed_values["row"]):
         if row == baseline:
             continue
-        diff = (wide[row] - wide[baseline]).dropna()
-        for column, values in diff.groupby(level="column"):
-            n = len(values)
-            sd = values.std(ddof=1) if n > 1 else math.nan
-            half = t_quantile_975(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
-            rows.append({"row": row, "column": column, "delta": values.mean(), "half_width": half, "n": n})
+        for column, group in seed_differences(seed_values, row, baseline).groupby("column", sort=False):
+            interval = seed_interval(group["difference"])
+            rows.append({"row": row, "column": column, "delta": interval.delta, "half_width": interval.half_width,
+                         "n": interval.n})
     return pd.DataFrame(rows, columns=["row", "column", "delta", "half_width", "n"])
 
 

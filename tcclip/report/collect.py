@@ -16,7 +16,11 @@ import pandas as pd
 from tcclip.errors import TcclipError
 from tcclip.suite.plan import PlannedRun
 from tcclip.report.aggregate import RECORD_COLUMNS
+from tcclip.engine.predictions import hits, predictions_path, read_predictions
 from tcclip.suite.tables import TableSpec
+
+
+VIDEO_COLUMNS = ["row", "seed", "column", "split", "video", "hit"]
 
 
 def read_metrics(path: Path) -> dict:
@@ -28,9 +32,9 @@ def read_metrics(path: Path) -> dict:
         raise TcclipError(f"{path}: unreadable metrics file ({err})") from None
 
 
-def _column_records(spec: TableSpec, run: PlannedRun, metrics: dict) -> list[tuple]:
+def _column_results(spec: TableSpec, run: PlannedRun, metrics: dict):
+    """(column, split label, metric read, result row of metrics.json) for each value the run gives the table."""
     task = run.task_dict()
-    out = []
     for column in spec.columns:
         if column.dataset is None:
             continue
@@ -41,11 +45,52 @@ def _column_records(spec: TableSpec, run: PlannedRun, metrics: dict) -> list[tup
         for result in metrics["results"]:
             if column.metric in ("base", "novel"):
                 if result["key"] == column.metric:
-                    out.append((run.row, run.seed, column.name, task["subset"], float(result["top1"])))
+                    yield column, task["subset"], "top1", result
             elif column.metric in ("top1", "top5") and result["dataset"] == column.dataset:
                 split = result["split"] if "shots" not in task or column.shots else f"k{task['shots']}"
-                out.append((run.row, run.seed, column.name, split, float(result[column.metric])))
+                yield column, split, column.metric, result
+
+
+def _column_records(spec: TableSpec, run: PlannedRun, metrics: dict) -> list[tuple]:
+    return [(run.row, run.seed, column.name, split, float(result[metric]))
+            for column, split, metric, result in _column_results(spec, run, metrics)]
+
+
+def _video_records(spec: TableSpec, run: PlannedRun, metrics: dict, frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """Per-video hits (0/1) of the run in each of the table's (column, split) it fills."""
+    scored = hits(frame)
+    out = []
+    for column, split, metric, result in _column_results(spec, run, metrics):
+        part = scored[scored["key"] == result["key"]]
+        out.append(pd.DataFrame({"row": run.row, "seed": run.seed, "column": column.name, "split": split,
+                                 "video": part["path"].to_numpy(), "hit": part[metric].to_numpy()}))
     return out
+
+
+def collect_videos(spec: TableSpec, runs: list[PlannedRun], runs_dir: Path,
+                   allow_partial: bool) -> tuple[pd.DataFrame, list[str]]:
+    """Per-video hits of a table (row, seed, column, split, video, hit) from each run's
+    predictions file, and the runs whose file is missing (an error unless allow_partial).
+    Runs without a metrics file are left to ``collect``."""
+    parts, missing, read = [], [], {}
+    for run in runs:
+        metrics_path = Path(runs_dir) / run.run_id / run.metrics_name
+        if not metrics_path.is_file():
+            continue
+        metrics = read_metrics(metrics_path)
+        path = predictions_path(metrics_path)
+        try:
+            frame = read[path] if path in read else read.setdefault(path, read_predictions(path))
+        except FileNotFoundError:
+            missing.append(f"{path} (row {run.row!r}, seed {run.seed})")
+            continue
+        parts += _video_records(spec, run, metrics, frame)
+    if missing and not allow_partial:
+        raise TcclipError(f"table {spec.name}: {len(missing)} per-video predictions files missing, e.g. {missing[0]}; "
+                          "re-evaluate the run (tcclip evaluate RUN), or pass allow_partial to render without "
+                          "the intervals over test videos for it")
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=VIDEO_COLUMNS)
+    return frame[VIDEO_COLUMNS], missing
 
 
 def _harmonic_means(spec: TableSpec, records: pd.DataFrame) -> pd.DataFrame:

@@ -21,11 +21,29 @@ def workflow(tmp_path, allow_partial=False):
 
 
 def fake_metrics(path, value):
+    """A metrics file and its per-video predictions (100 videos per set, ``value`` % right at
+    top-1, ``value`` + 10 % at top-5)."""
+    import pandas as pd
+
+    from tcclip.engine.predictions import predictions_path, write_predictions
+
     path.parent.mkdir(parents=True, exist_ok=True)
     results = [{"key": f"{d}/{s}", "dataset": d, "split": s, "top1": value, "top5": value + 10}
                for d, splits in {"hmdb51": ["val1", "val2", "val3"], "ucf101": ["val1", "val2", "val3"],
                                  "k600": ["zs_split1", "zs_split2", "zs_split3"]}.items() for s in splits]
     path.write_text(json.dumps({"results": results}))
+    frames = []
+    for r in results:
+        frame = pd.DataFrame({"dataset": r["dataset"], "split": r["split"], "key": r["key"], "list": "l.txt",
+                              "line": range(1, 101), "path": [f"v{i}.mp4" for i in range(100)], "label": 0})
+        frame["top1_id"] = [0 if i < value else 1 for i in range(100)]
+        frame["top2_id"] = [0 if value <= i < value + 10 else 2 for i in range(100)]
+        for rank in range(3, 6):
+            frame[f"top{rank}_id"] = rank
+        for rank in range(1, 6):
+            frame[f"top{rank}_p"] = 0.1
+        frames.append(frame)
+    write_predictions(frames, predictions_path(path))
 
 
 def test_gather_fails_on_missing_metrics_and_partial_table_says_n(tmp_path):
@@ -41,3 +59,18 @@ def test_gather_fails_on_missing_metrics_and_partial_table_says_n(tmp_path):
     text = (tmp_path / "tables" / "zero_shot.md").read_text()
     assert "| TC-CLIP | 41.5 ± 0.7 (n=2) |" in text
     assert "| ViFi-CLIP | 42.0 ± 1.0 |" in text
+    assert "## Partial" in text and "row 'TC-CLIP', seed 3" in text  # named under the table
+
+
+def test_missing_per_video_predictions_name_the_run(tmp_path):
+    wf = workflow(tmp_path)
+    runs = plan(["zero_shot"], wf)["zero_shot"]
+    for run in runs:
+        fake_metrics(tmp_path / "runs" / run.run_id / run.metrics_name, 40.0 + run.seed)
+    lost = next(r for r in runs if r.row == "TC-CLIP" and r.seed == 2)
+    (tmp_path / "runs" / lost.run_id / "predictions.csv.gz").unlink()
+    with pytest.raises(TcclipError, match=rf"per-video predictions files missing, e\.g\. .*{lost.run_id}.*seed 2"):
+        build_table("zero_shot", wf)
+    assert len(build_table("zero_shot", workflow(tmp_path, allow_partial=True))) == 1
+    text = (tmp_path / "tables" / "zero_shot.md").read_text()
+    assert f"no per-video predictions (no interval over test videos): {tmp_path}/runs/{lost.run_id}" in text

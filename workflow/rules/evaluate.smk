@@ -2,16 +2,17 @@
 # (train_and_evaluate_wiseft): a separate evaluation of the trained run.
 import re
 
-_OTHER_RATIO = f"(?!{re.escape(COMBINED_RATIO)}\\.json$)[0-9.]+" if COMBINED_RATIO else "[0-9.]+"
+_OTHER_RATIO = f"(?!{re.escape(COMBINED_RATIO)}\\.(json|csv\\.gz)$)[0-9.]+" if COMBINED_RATIO else "[0-9.]+"
 
 
 rule evaluate_wiseft:
     input:
         f"{RUNS_DIR}/{{run}}/train.json",
     output:
-        f"{RUNS_DIR}/{{run}}/metrics_wiseft{{ratio}}.json",
+        metrics=f"{RUNS_DIR}/{{run}}/metrics_wiseft{{ratio}}.json",
+        predictions=f"{RUNS_DIR}/{{run}}/predictions_wiseft{{ratio}}.csv.gz",
     wildcard_constraints:
-        ratio=_OTHER_RATIO,  # a lookahead on what follows in the path: the ratio, then ".json"
+        ratio=_OTHER_RATIO,  # a lookahead on what follows in the path: the ratio, then ".json" / ".csv.gz"
     params:
         run=lambda wc: f"{RUNS_DIR}/{wc.run}",
     log:

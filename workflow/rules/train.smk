@@ -34,6 +34,7 @@ rule train_and_evaluate:
     output:
         train=f"{RUNS_DIR}/{{run}}/train.json",
         metrics=f"{RUNS_DIR}/{{run}}/metrics.json",
+        predictions=f"{RUNS_DIR}/{{run}}/predictions.csv.gz",
     wildcard_constraints:
         run=_one_of(PLAIN_IDS),
     params:
@@ -59,7 +60,9 @@ use rule train_and_evaluate as train_and_evaluate_wiseft with:
     output:
         train=f"{RUNS_DIR}/{{run}}/train.json",
         metrics=f"{RUNS_DIR}/{{run}}/metrics.json",
+        predictions=f"{RUNS_DIR}/{{run}}/predictions.csv.gz",
         wiseft=f"{RUNS_DIR}/{{run}}/metrics_wiseft{COMBINED_RATIO}.json",
+        wiseft_predictions=f"{RUNS_DIR}/{{run}}/predictions_wiseft{COMBINED_RATIO}.csv.gz",
     wildcard_constraints:
         run=_one_of(WISE_IDS),
     params:
