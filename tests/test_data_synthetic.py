@@ -18,7 +18,7 @@ from PIL import Image
 from tcclip.data.annotations import load_class_names, read_annotation_list
 from tcclip.data.catalog import Catalog
 from tcclip.data.splits import k_shot
-from tcclip.data.synthetic import SIZES, SynthBenchmark, render_job_frames, rerender
+from tcclip.data.synthetic import SIZES, SynthBenchmark, render_image_pixels, render_job_frames, rerender
 from tcclip.data.synthetic_files import LOCK_NAME, digest_tree, fingerprint, verify
 from tcclip.data.synthetic_render import render_reversal
 from tcclip.data.synthetic_vocab import COLOURS, MOTIONS, SHAPES, ReversalClass
@@ -220,16 +220,40 @@ def _files(folder) -> dict[str, str]:
         "manifest.json": _sha256(folder / "manifest.json")}
 
 
+# Render-level digests too: H.264 can absorb a one-level pixel change, a pixel digest cannot.
+_SYNTH_AND_RENDER = """
+import hashlib, json, sys
+from tcclip.cli import main
+from tcclip.data.synthetic import SynthBenchmark, render_image_pixels, render_job_frames
+out, seed, workers = sys.argv[1:]
+assert main(["synth", "--out", out, "--size", "tiny", "--seed", seed, "--workers", workers, "--quiet"]) == 0
+bench = SynthBenchmark(out, int(seed), "tiny")
+bench.plan_videos()
+pixels = [render_job_frames(job) for job in bench.video_jobs] + [render_image_pixels(job) for job in bench._plan_images()[0]]
+print(json.dumps([hashlib.sha256(p.tobytes()).hexdigest() for p in pixels]))
+"""
+
+
+def _pixel_digests() -> list[str]:
+    bench = SynthBenchmark("unused", TINY_SEED, "tiny")
+    bench.plan_videos()
+    pixels = [render_job_frames(job) for job in bench.video_jobs] + [render_image_pixels(job) for job in bench._plan_images()[0]]
+    return [hashlib.sha256(p.tobytes()).hexdigest() for p in pixels]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers, disabled", [pytest.param(2, "", id="2-workers")]
                          + [pytest.param(1, setting.values[0], id=f"1-worker-{setting.id}", marks=setting.marks)
                             for setting in _cpu_feature_settings()])
 def test_rendering_is_the_same_in_every_process_worker_count_and_cpu_feature_set(synth_tiny, tmp_path, workers, disabled):
-    """Same seed -> every file byte-identical to the in-process, one-worker render (synth_tiny)."""
+    """Same seed -> every file byte-identical to the in-process, one-worker render (synth_tiny),
+    and every rendered pixel identical to this process's (numpy with all its CPU features)."""
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled}
     out = tmp_path / "again"
-    subprocess.run([sys.executable, "-m", "tcclip", "synth", "--out", str(out), "--size", "tiny", "--seed", str(TINY_SEED),
-                    "--workers", str(workers), "--quiet"], env=env, check=True)
+    run = subprocess.run([sys.executable, "-c", _SYNTH_AND_RENDER, str(out), str(TINY_SEED), str(workers)],
+                         env=env, capture_output=True, text=True, check=True)
+    pixels, expected = json.loads(run.stdout), _pixel_digests()
+    assert pixels == expected, f"{sum(a != b for a, b in zip(pixels, expected))} of {len(expected)} renders differ"
     again, first = _files(out), _files(synth_tiny)
     assert again == first, sorted(rel for rel in set(again) | set(first) if again.get(rel) != first.get(rel))[:10]
 
@@ -237,3 +261,29 @@ def test_rendering_is_the_same_in_every_process_worker_count_and_cpu_feature_set
 def test_another_seed_is_another_benchmark():
     names = [[c.name for c in SynthBenchmark("unused", seed, "tiny").plan.k400] for seed in (TINY_SEED, TINY_SEED + 1)]
     assert names[0] != names[1]
+
+
+def test_exact_trigonometry_matches_numpy_to_rounding():
+    from tcclip.data import synthetic_math as exact
+
+    x = np.random.default_rng(0).uniform(-40, 40, 20000)
+    sin, cos = exact.sin_cos(x)
+    assert np.abs(sin - np.sin(x)).max() < 1e-14 and np.abs(cos - np.cos(x)).max() < 1e-14
+    y = np.random.default_rng(1).normal(size=20000)
+    assert np.abs(exact.arctan2(y, x) - np.arctan2(y, x)).max() < 1e-14
+    assert exact.arctan2([0.0, 1.0, 0.0, -1.0], [1.0, 0.0, -1.0, 0.0]).tolist() == pytest.approx([0, np.pi / 2, np.pi, -np.pi / 2])
+
+
+def test_yuv420p_conversion_is_bt601_limited_range():
+    from tcclip.data.video import rgb_to_yuv420p
+
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.uint8)
+    yuv = rgb_to_yuv420p(rgb).astype(float)
+    r, g, b = (rgb[..., c].astype(float) for c in range(3))
+    luma = 16 + 219 / 255 * (0.299 * r + 0.587 * g + 0.114 * b)
+    assert yuv.shape == (2, 12, 8) and np.abs(yuv[:, :8] - luma).max() <= 0.5 + 1e-6
+    cb = 128 + 224 / 255 * (b - (0.299 * r + 0.587 * g + 0.114 * b)) / 1.772
+    cb_means = cb.reshape(2, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(2, -1)
+    assert np.abs(yuv[:, 8:10].reshape(2, -1) - cb_means).max() <= 0.5 + 1e-3
+    grey = rgb_to_yuv420p(np.full((2, 2, 3), 128, np.uint8))
+    assert grey.ravel().tolist() == [126, 126, 126, 126, 128, 128]

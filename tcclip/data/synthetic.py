@@ -148,11 +148,16 @@ class ImageJob:
     wall: bool
 
 
+def render_image_pixels(job: ImageJob) -> np.ndarray:
+    """The exact pixels an image job writes (64, 64, 3) uint8."""
+    rng = np.random.default_rng([job.seed, DATASET_IDS["images"], job.index])
+    return render_image(job.colour, job.shape, job.size, rng, position=job.position, wall=job.wall)
+
+
 def _render_image(job: ImageJob) -> None:
     from PIL import Image
 
-    rng = np.random.default_rng([job.seed, DATASET_IDS["images"], job.index])
-    pixels = render_image(job.colour, job.shape, job.size, rng, position=job.position, wall=job.wall)
+    pixels = render_image_pixels(job)
     # Stored (uncompressed) deflate blocks: Pillow's zlib-ng picks its match-finding code by
     # CPU and promises no identical output across platforms; stored blocks involve no search.
     # Costs 2.6x the disk of level 1 (12 KB per image).
