@@ -8,6 +8,8 @@ last-bit change flips a pixel wherever a value rounds near .5, so 2-3 of the 194
 of ``--size tiny`` came out different. IEEE 754 rounds every +, -, *, / correctly, and
 numpy's elementwise ufuncs never fuse two of them, so the polynomials below give
 identical results on any CPU and SIMD width. Accuracy (~1e-15) is far below a pixel.
+What stays outside: numpy's ``Generator.normal`` calls the C library's exp/log in rare
+branches of its ziggurat, where a last-bit difference would have to decide a comparison.
 """
 
 from __future__ import annotations
