@@ -1,11 +1,14 @@
 """The synthetic benchmark (`tcclip synth --size tiny`): real mp4 files whose decoded pixels
-match the render, consistent lists/labels/splits, the zero-shot word design, determinism."""
+match the render, consistent lists/labels/splits, the zero-shot word design, and the same
+bytes from every render, process, worker count and numpy CPU feature set."""
 
 import csv
-import filecmp
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,10 +18,11 @@ from PIL import Image
 from tcclip.data.annotations import load_class_names, read_annotation_list
 from tcclip.data.catalog import Catalog
 from tcclip.data.splits import k_shot
-from tcclip.synth.generator import SIZES, SynthBenchmark, generate, render_job_frames, rerender
+from tcclip.synth.generator import SIZES, SynthBenchmark, render_image_pixels, render_job_frames, rerender
+from tcclip.synth.files import LOCK_NAME, digest_tree, fingerprint, verify
 from tcclip.synth.render import render_reversal
 from tcclip.synth.vocab import COLOURS, MOTIONS, SHAPES, ReversalClass
-from tcclip.data.video import open_video
+from tcclip.data.video import open_video, write_video
 
 TINY = SIZES["tiny"]
 
@@ -36,6 +40,16 @@ def test_layout_and_manifest(synth_tiny):
     assert manifest["datasets"]["k400"]["classes"] == TINY.classes[0]
     assert manifest["datasets"]["ssv2"]["chance"] == pytest.approx(1 / 14, abs=1e-4)
     assert len(lines(synth_tiny / "splits/k400_splits/train.txt")) == manifest["datasets"]["k400"]["splits"]["train"]
+
+
+def test_manifest_lists_every_file_with_its_digest_and_the_fingerprint(synth_tiny):
+    manifest = json.loads((synth_tiny / "manifest.json").read_text())
+    on_disk = {rel: digest for rel, digest in digest_tree(synth_tiny).items() if rel != LOCK_NAME}
+    assert manifest["files"] == on_disk and len(on_disk) == manifest["videos"] + manifest["images"] + 84
+    listing = "".join(f"{digest}  {rel}\n" for rel, digest in sorted(on_disk.items()))  # sha256sum's format
+    assert manifest["fingerprint"] == fingerprint(on_disk) == "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+    ok, summary = verify(synth_tiny)
+    assert ok and manifest["fingerprint"] in summary
 
 
 @pytest.mark.parametrize("backend", ["decord", "pyav"])
@@ -154,21 +168,122 @@ def test_images_and_captions(synth_tiny):
     assert len(combos) == len(COLOURS) * len(SHAPES) * 2
 
 
-def _digest(folder):
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in (".mp4", ".txt", ".csv", ".json", ".yaml"):
-            out[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
+def _sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_ENCODE_IN_A_FRESH_PROCESS = """
+import hashlib, json, sys
+from pathlib import Path
+from tcclip.synth.generator import SynthBenchmark, render_job_frames
+from tcclip.data.video import write_video
+bench = SynthBenchmark(sys.argv[1], int(sys.argv[2]), "tiny")
+bench.plan_videos()
+paths = [write_video(Path(sys.argv[1]) / f"{i}.mp4", render_job_frames(job)) for i, job in enumerate(bench.video_jobs[::40])]
+print(json.dumps([hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]))
+"""
+
+
+def test_encoding_gives_one_file_in_and_across_processes(tmp_path):
+    """x264's AVX-512 routines once gave 2-3 different files for 10 encodes of one clip."""
+    bench = SynthBenchmark(tmp_path, TINY_SEED, "tiny")
+    bench.plan_videos()
+    clips = [render_job_frames(job) for job in bench.video_jobs[::40]]  # one clip of each dataset
+    here = [{_sha256(write_video(tmp_path / f"{i}_{n}.mp4", clip)) for n in range(8)} for i, clip in enumerate(clips)]
+    assert all(len(digests) == 1 for digests in here), [len(d) for d in here]
+    for process in range(2):
+        out = tmp_path / f"process{process}"
+        run = subprocess.run([sys.executable, "-c", _ENCODE_IN_A_FRESH_PROCESS, str(out), str(TINY_SEED)],
+                             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": str(process)})
+        assert json.loads(run.stdout) == [next(iter(digests)) for digests in here]
+
+
+def _cpu_feature_settings() -> list:
+    """NPY_DISABLE_CPU_FEATURES values this CPU can exercise: numpy's dispatch targets it
+    supports, switched off from the top down (each run falls back one level further)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:
+        return [pytest.param("", marks=pytest.mark.skip(reason="this numpy does not report its CPU dispatch"))]
+    supported = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+    lacking = [name for name in __cpu_dispatch__ if not __cpu_features__.get(name)]
+    settings = [" ".join(supported[i:]) for i in reversed(range(len(supported)))]
+    params = [pytest.param(value, id="numpy-without-" + value.replace(" ", "+")) for value in settings]
+    if lacking:  # named, so the report says what this machine could not exercise
+        params.append(pytest.param(" ".join(lacking), id="numpy-without-" + "+".join(lacking),
+                                   marks=pytest.mark.skip(reason=f"this CPU lacks {' '.join(lacking)}: nothing to disable")))
+    return params
+
+
+def _files(folder) -> dict[str, str]:
+    return {rel: digest for rel, digest in digest_tree(folder).items() if rel != LOCK_NAME} | {
+        "manifest.json": _sha256(folder / "manifest.json")}
+
+
+# Render-level digests too: H.264 can absorb a one-level pixel change, a pixel digest cannot.
+_SYNTH_AND_RENDER = """
+import hashlib, json, sys
+from tcclip.cli import main
+from tcclip.synth.generator import SynthBenchmark, render_image_pixels, render_job_frames
+out, seed, workers = sys.argv[1:]
+assert main(["synth", "--out", out, "--size", "tiny", "--seed", seed, "--workers", workers, "--quiet"]) == 0
+bench = SynthBenchmark(out, int(seed), "tiny")
+bench.plan_videos()
+pixels = [render_job_frames(job) for job in bench.video_jobs] + [render_image_pixels(job) for job in bench._plan_images()[0]]
+print(json.dumps([hashlib.sha256(p.tobytes()).hexdigest() for p in pixels]))
+"""
+
+
+def _pixel_digests() -> list[str]:
+    bench = SynthBenchmark("unused", TINY_SEED, "tiny")
+    bench.plan_videos()
+    pixels = [render_job_frames(job) for job in bench.video_jobs] + [render_image_pixels(job) for job in bench._plan_images()[0]]
+    return [hashlib.sha256(p.tobytes()).hexdigest() for p in pixels]
 
 
 @pytest.mark.slow
-def test_generation_is_deterministic_from_the_seed(synth_tiny, tmp_path):
-    """Same seed -> byte-identical videos, lists and label files, whatever the worker count."""
-    generate(tmp_path / "again", seed=TINY_SEED, size="tiny", workers=2, images=False)
-    first = {k: v for k, v in _digest(synth_tiny).items() if k != "captions.csv"}
-    second = _digest(tmp_path / "again")
-    second.pop("manifest.json")
-    assert second == {k: v for k, v in first.items() if k != "manifest.json"}
-    generate(tmp_path / "other", seed=TINY_SEED + 1, size="tiny", workers=1, images=False)
-    assert not filecmp.cmp(tmp_path / "other/labels/k400_labels.csv", synth_tiny / "labels/k400_labels.csv", shallow=False)
+@pytest.mark.parametrize("workers, disabled", [pytest.param(2, "", id="2-workers")]
+                         + [pytest.param(1, setting.values[0], id=f"1-worker-{setting.id}", marks=setting.marks)
+                            for setting in _cpu_feature_settings()])
+def test_rendering_is_the_same_in_every_process_worker_count_and_cpu_feature_set(synth_tiny, tmp_path, workers, disabled):
+    """Same seed -> every file byte-identical to the in-process, one-worker render (synth_tiny),
+    and every rendered pixel identical to this process's (numpy with all its CPU features)."""
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled}
+    out = tmp_path / "again"
+    run = subprocess.run([sys.executable, "-c", _SYNTH_AND_RENDER, str(out), str(TINY_SEED), str(workers)],
+                         env=env, capture_output=True, text=True, check=True)
+    pixels, expected = json.loads(run.stdout), _pixel_digests()
+    assert pixels == expected, f"{sum(a != b for a, b in zip(pixels, expected))} of {len(expected)} renders differ"
+    again, first = _files(out), _files(synth_tiny)
+    assert again == first, sorted(rel for rel in set(again) | set(first) if again.get(rel) != first.get(rel))[:10]
+
+
+def test_another_seed_is_another_benchmark():
+    names = [[c.name for c in SynthBenchmark("unused", seed, "tiny").plan.k400] for seed in (TINY_SEED, TINY_SEED + 1)]
+    assert names[0] != names[1]
+
+
+def test_exact_trigonometry_matches_numpy_to_rounding():
+    from tcclip.synth import exact_math as exact
+
+    x = np.random.default_rng(0).uniform(-40, 40, 20000)
+    sin, cos = exact.sin_cos(x)
+    assert np.abs(sin - np.sin(x)).max() < 1e-14 and np.abs(cos - np.cos(x)).max() < 1e-14
+    y = np.random.default_rng(1).normal(size=20000)
+    assert np.abs(exact.arctan2(y, x) - np.arctan2(y, x)).max() < 1e-14
+    assert exact.arctan2([0.0, 1.0, 0.0, -1.0], [1.0, 0.0, -1.0, 0.0]).tolist() == pytest.approx([0, np.pi / 2, np.pi, -np.pi / 2])
+
+
+def test_yuv420p_conversion_is_bt601_limited_range():
+    from tcclip.data.video import rgb_to_yuv420p
+
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.uint8)
+    yuv = rgb_to_yuv420p(rgb).astype(float)
+    r, g, b = (rgb[..., c].astype(float) for c in range(3))
+    luma = 16 + 219 / 255 * (0.299 * r + 0.587 * g + 0.114 * b)
+    assert yuv.shape == (2, 12, 8) and np.abs(yuv[:, :8] - luma).max() <= 0.5 + 1e-6
+    cb = 128 + 224 / 255 * (b - (0.299 * r + 0.587 * g + 0.114 * b)) / 1.772
+    cb_means = cb.reshape(2, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(2, -1)
+    assert np.abs(yuv[:, 8:10].reshape(2, -1) - cb_means).max() <= 0.5 + 1e-3
+    grey = rgb_to_yuv420p(np.full((2, 2, 3), 128, np.uint8))
+    assert grey.ravel().tolist() == [126, 126, 126, 126, 128, 128]

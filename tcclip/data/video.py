@@ -18,6 +18,7 @@ decord readers shared with forked DataLoader workers can hang.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import warnings
 from pathlib import Path
@@ -200,11 +201,51 @@ def read_all_frames(path: str | Path, backend: str = "pyav") -> np.ndarray:
     return reader.get_batch(range(reader.num_frames))
 
 
+# BT.601 limited range ("TV" levels), what decoders assume for an H.264 stream that names no
+# colour matrix: Y = 16 + 219/255 (0.299 R + 0.587 G + 0.114 B), Cb/Cr = 128 + 224/255 of the
+# scaled colour differences. Fixed point with 16 fractional bits; each chroma row sums to 0 so
+# that greys map to exactly 128.
+_YUV_BITS = 16
+_Y_FROM_RGB = (16829, 33039, 6416)
+_CB_FROM_RGB = (-9714, -19070, 28784)
+_CR_FROM_RGB = (28784, -24103, -4681)
+# x264 picks its assembly by CPU at run time, and its AVX2 and AVX-512 routines are not
+# bit-exact with its C code (measured: every clip differs; the AVX-512 ones even differ
+# between two encodes of one clip in one process). Its SSE2 routines, present on every
+# x86-64 CPU, gave the same bytes as the C code on every clip tried; elsewhere x264 runs C.
+_X264_CPU = "MMX2,SSE,SSE2" if platform.machine().lower() in ("x86_64", "amd64") else "0"
+
+
+def _weighted(rgb: np.ndarray, weights: tuple[int, int, int]) -> np.ndarray:
+    """weights . (R, G, B) for channels-first integer planes (3, ...)."""
+    return weights[0] * rgb[0] + weights[1] * rgb[1] + weights[2] * rgb[2]
+
+
+def rgb_to_yuv420p(frames: np.ndarray) -> np.ndarray:
+    """(..., H, W, 3) uint8 RGB -> (..., 3H/2, W) uint8 I420 (Y plane, then U, then V), in integers.
+
+    Chroma is the rounded mean of each 2x2 block. Converting here, not in libswscale, keeps
+    the encoder's input the same on every CPU: swscale's SIMD and C converters round
+    differently (measured: all of 194 clips).
+    """
+    *lead, height, width, _ = frames.shape
+    rgb = np.ascontiguousarray(np.moveaxis(frames, -1, 0), dtype=np.int32)  # (3, ..., H, W)
+    half = 1 << (_YUV_BITS - 1)
+    luma = (_weighted(rgb, _Y_FROM_RGB) + (16 << _YUV_BITS) + half) >> _YUV_BITS
+    blocks = rgb[..., 0::2, 0::2] + rgb[..., 0::2, 1::2] + rgb[..., 1::2, 0::2] + rgb[..., 1::2, 1::2]
+    chroma = [(_weighted(blocks, w) + (128 << (_YUV_BITS + 2)) + (half << 2)) >> (_YUV_BITS + 2)  # of 4x the means
+              for w in (_CB_FROM_RGB, _CR_FROM_RGB)]
+    planes = np.concatenate([plane.reshape(*lead, -1) for plane in (luma, *chroma)], axis=-1)
+    return np.clip(planes, 0, 255).astype(np.uint8).reshape(*lead, height * 3 // 2, width)
+
+
 def write_video(path: str | Path, frames: np.ndarray, fps: int = 10, crf: int = 18, preset: str = "veryfast") -> Path:
     """Encode (T, H, W, 3) uint8 RGB frames as H.264/yuv420p mp4 (even H and W).
 
-    One encoder thread: output is then reproducible byte for byte, and the synthetic
-    benchmark parallelises over files instead.
+    The bytes are a function of the frames alone (same on every run, process and CPU):
+    RGB -> I420 in integer numpy (``rgb_to_yuv420p``), x264 on one thread and on the same
+    routines on every x86-64 CPU (``_X264_CPU``). The synthetic benchmark parallelises
+    over files instead.
     """
     import av
 
@@ -217,15 +258,19 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 10, crf: int = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with av.open(str(tmp), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": preset, "threads": "1"}
-        stream.codec_context.thread_count = 1
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+    try:
+        with av.open(str(tmp), "w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": f"asm={_X264_CPU}"}
+            stream.codec_context.thread_count = 1
+            for planes in rgb_to_yuv420p(frames):  # already yuv420p: PyAV hands them to x264 unconverted
+                for packet in stream.encode(av.VideoFrame.from_ndarray(planes, format="yuv420p")):
+                    container.mux(packet)
+            for packet in stream.encode():
                 container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # Ctrl-C or a full disk: no stray temporary file either
+        raise
     tmp.replace(path)  # a crash never leaves a half-written file under the final name
     return path

@@ -8,7 +8,9 @@ Output layout (``OUT``)::
     splits/base2novel_splits/<dataset>_splits/*.txt
     images/{train,val}/*.png + captions.csv    still images + captions for pretraining CLIP
     catalog.yaml                   dataset catalog (same dataset/split names as the real one)
-    manifest.json                  seed, size, generator version, counts, chance levels
+    manifest.json                  seed, size, generator version, counts, chance levels, and every
+                                   file written with its sha256 + one fingerprint over them all
+    .tcclip-synth.lock             held while a synth writes here (see files.py)
 
 Datasets (named after the real dataset whose role they play):
 
@@ -24,8 +26,10 @@ Datasets (named after the real dataset whose role they play):
 * base-to-novel splits of k400, hmdb51, ucf101 and ssv2: half the classes base, three
   K-shot training subsets s1..s3 of the base classes, base_val and novel_val.
 
-Everything is a function of (seed, size): every clip is rendered from its own seed, so
-the result does not depend on the number of worker processes.
+Everything is a function of (seed, size), byte for byte: every clip is rendered from its
+own seed (so the worker count does not matter), with arithmetic that rounds the same on
+every CPU (exact_math.py), encoded the same way on every CPU (video.write_video), and
+images are stored PNGs (see ``_render_image``). ``tcclip synth --verify OUT`` checks a copy.
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ import csv
 import json
 import multiprocessing
 import os
-import shutil
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
@@ -49,6 +54,7 @@ from tcclip.data.annotations import Annotation, write_annotation_list, write_lab
 from tcclip.data.errors import DataError
 from tcclip.data.index import build_index
 from tcclip.data.splits import base_novel_classes, k_shot, relabel
+from tcclip.synth.files import FINGERPRINT_RULE, MANIFEST, BenchmarkFolder, digest_tree, fingerprint
 from tcclip.synth.render import IMAGE_SIDE, POSITIONS, VIDEO_SIDE, render_composed, render_image, render_reversal
 from tcclip.synth.vocab import (
     COLOURS,
@@ -64,10 +70,9 @@ from tcclip.synth.vocab import (
 from tcclip.data.video import write_video
 
 GENERATOR = "tcclip-synth"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: same bytes on every CPU, stored PNGs, manifest lists its files
 FPS = 10
 DATASET_IDS = {"k400": 1, "hmdb51": 2, "ucf101": 3, "k600": 4, "ssv2": 5, "images": 6}
-OWNED = ("videos", "labels", "splits", "images", "captions.csv", "catalog.yaml", "manifest.json")
 
 
 @dataclass(frozen=True)
@@ -143,17 +148,30 @@ class ImageJob:
     wall: bool
 
 
+def render_image_pixels(job: ImageJob) -> np.ndarray:
+    """The exact pixels an image job writes (64, 64, 3) uint8."""
+    rng = np.random.default_rng([job.seed, DATASET_IDS["images"], job.index])
+    return render_image(job.colour, job.shape, job.size, rng, position=job.position, wall=job.wall)
+
+
 def _render_image(job: ImageJob) -> None:
     from PIL import Image
 
-    rng = np.random.default_rng([job.seed, DATASET_IDS["images"], job.index])
-    pixels = render_image(job.colour, job.shape, job.size, rng, position=job.position, wall=job.wall)
-    Image.fromarray(pixels).save(job.path, compress_level=1)
+    pixels = render_image_pixels(job)
+    # Stored (uncompressed) deflate blocks: Pillow's zlib-ng picks its match-finding code by
+    # CPU and promises no identical output across platforms; stored blocks involve no search.
+    # Costs 2.6x the disk of level 1 (12 KB per image).
+    Image.fromarray(pixels).save(job.path, compress_level=0)
 
 
 def _run_chunk(kind: str, jobs: list) -> list:
     fn = _render_video if kind == "video" else _render_image
     return [fn(job) for job in jobs]
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which cancels what is queued and cleans up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # --------------------------------------------------------------------------- the generator
@@ -166,6 +184,7 @@ class SynthBenchmark:
         if size not in SIZES:
             raise DataError(f"synthetic size {size!r}: expected one of {', '.join(SIZES)}")
         self.out = Path(out)
+        self.root = self.out  # where files are written: the staging folder while generating
         self.seed = int(seed)
         self.size_name = size
         self.size = SIZES[size]
@@ -178,7 +197,7 @@ class SynthBenchmark:
     # -- planning: which video goes where ----------------------------------------------
 
     def _job(self, dataset: str, rel: str, cls, class_index: int, instance: int) -> Annotation:
-        path = self.out / "videos" / dataset / rel
+        path = self.root / "videos" / dataset / rel
         self.video_jobs.append(VideoJob(str(path), dataset, cls, class_index, instance, self.seed, self.size.frames))
         return Annotation(rel, class_index)
 
@@ -227,23 +246,53 @@ class SynthBenchmark:
     def generate(self, workers: int = 2, images: bool = True, progress: Callable[[str], None] | None = None) -> dict:
         say = progress or (lambda message: None)
         start = time.perf_counter()
-        self._prepare_out()
+        with BenchmarkFolder(self.out) as folder:
+            self.root = folder.staging
+            try:
+                manifest = self._write_staged(folder, workers, images, say)
+            finally:
+                self.root = self.out
+        manifest["seconds"] = round(time.perf_counter() - start, 1)  # reported, not stored: keeps the file reproducible
+        return manifest
+
+    def _write_staged(self, folder: BenchmarkFolder, workers: int, images: bool, say: Callable[[str], None]) -> dict:
+        """Plan, render and write everything into the staging folder, then swap it in."""
         self.plan_videos()
         image_jobs, image_rows = self._plan_images() if images else ([], [])
+        planned = [Path(job.path).relative_to(self.root).as_posix() for job in [*self.video_jobs, *image_jobs]]
+        folder.refuse_clashes([*planned, "captions.csv", "catalog.yaml"])  # before any compute
+        frame_counts = self._render(workers, image_jobs, say)
+        if images:
+            self._write_captions(image_rows)
+        say("writing lists, label files and catalog")
+        self._write_lists()
+        manifest = self._manifest(frame_counts, len(image_rows))
+        files = digest_tree(self.root)
+        manifest.update(fingerprint=fingerprint(files), fingerprint_of=FINGERPRINT_RULE, files=files)
+        (self.root / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        folder.commit(files)
+        return manifest
+
+    def _render(self, workers: int, image_jobs: list, say: Callable[[str], None]) -> list[int]:
+        """Render videos then images (in ``workers`` processes); returns each video's frame count."""
         # spawn, not fork: the caller may hold torch/OpenMP threads, which fork can deadlock
-        pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-                if workers > 1 else None)
+        pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_ignore_interrupts) if workers > 1 else None)
         try:
             say(f"rendering {len(self.video_jobs)} videos with {workers} worker(s)")
             frame_counts = self._run("video", self.video_jobs, pool)
-            if images:
+            if image_jobs:
                 say(f"rendering {len(image_jobs)} images")
                 self._run("image", image_jobs, pool)
-                self._write_captions(image_rows)
+        except BrokenProcessPool:
+            raise DataError(f"{self.out}: a worker process of tcclip synth died (killed, or out of memory?); "
+                            f"the folder was left as it was; rerun, or use --workers 1") from None
         finally:
-            if pool is not None:
-                pool.shutdown()
-        say("writing lists, label files and catalog")
+            if pool is not None:  # on Ctrl-C: drop the queued chunks, let the running ones end
+                pool.shutdown(wait=True, cancel_futures=True)
+        return frame_counts
+
+    def _write_lists(self) -> None:
         self._write_k400()
         for dataset in ("hmdb51", "ucf101"):
             self._write_target(dataset)
@@ -252,22 +301,6 @@ class SynthBenchmark:
         for dataset in ("k400", "hmdb51", "ucf101", "ssv2"):
             self._write_base2novel(dataset)
         self._write_catalog()
-        manifest = self._manifest(frame_counts, len(image_rows))
-        (self.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        manifest["seconds"] = round(time.perf_counter() - start, 1)  # reported, not stored: keeps the file reproducible
-        return manifest
-
-    def _prepare_out(self) -> None:
-        if self.out.exists() and any(self.out.iterdir()):
-            if not (self.out / "manifest.json").exists() and not (self.out / "videos").exists():
-                raise DataError(f"{self.out}: folder is not empty and holds no synthetic benchmark; choose another --out")
-            for name in OWNED:  # only what a previous run wrote
-                target = self.out / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-        self.out.mkdir(parents=True, exist_ok=True)
 
     def _run(self, kind: str, jobs: list, pool: ProcessPoolExecutor | None) -> list:
         for folder in {Path(job.path).parent for job in jobs}:
@@ -280,19 +313,19 @@ class SynthBenchmark:
 
     def _labels(self, name: str, classes: list) -> tuple[Path, Path]:
         """labels/<name>_labels.csv and its rephrased JSON twin."""
-        csv_path = write_label_csv(self.out / "labels" / f"{name}_labels.csv", [c.name for c in classes])
-        json_path = write_rephrased_json(self.out / "labels" / f"{name}_labels_rephrased.json", [c.rephrased for c in classes])
+        csv_path = write_label_csv(self.root / "labels" / f"{name}_labels.csv", [c.name for c in classes])
+        json_path = write_rephrased_json(self.root / "labels" / f"{name}_labels_rephrased.json", [c.rephrased for c in classes])
         return csv_path, json_path
 
     def _split_file(self, folder: str, name: str, entries: list[Annotation]) -> Path:
-        return write_annotation_list(self.out / "splits" / folder / f"{name}.txt", entries)
+        return write_annotation_list(self.root / "splits" / folder / f"{name}.txt", entries)
 
     def _write_k400(self) -> None:
         self._labels("k400", self.plan.k400)
         # the train list is built from the folder-per-class layout, exactly as a user builds
         # Kinetics-400's with `tcclip data index` (which this also exercises)
-        root = self.out / "videos" / "k400"
-        train, _ = build_index(root / "train", label_file=self.out / "labels" / "k400_labels.csv", relative_to=root)
+        root = self.root / "videos" / "k400"
+        train, _ = build_index(root / "train", label_file=self.root / "labels" / "k400_labels.csv", relative_to=root)
         self.lists["k400"]["train"] = train
         self._split_file("k400_splits", "train", train)
         self._split_file("k400_splits", "val", self.lists["k400"]["val"])
@@ -368,13 +401,13 @@ class SynthBenchmark:
             position = list(POSITIONS)[rng.integers(len(POSITIONS))] if rng.random() < 0.15 else None
             wall = bool(rng.random() < 0.15)
             rel = f"images/{split}/{index:06d}.png"
-            jobs.append(ImageJob(str(self.out / rel), index, self.seed, colour, shape, size, position, wall))
+            jobs.append(ImageJob(str(self.root / rel), index, self.seed, colour, shape, size, position, wall))
             rows.append({"image": rel, "caption": _caption(colour, shape, size, position, wall, rng), "colour": colour,
                          "shape": shape, "size": size, "position": position or "", "wall": int(wall), "split": split})
         return jobs, rows
 
     def _write_captions(self, rows: list[dict]) -> None:
-        with (self.out / "captions.csv").open("w", newline="", encoding="utf-8") as handle:
+        with (self.root / "captions.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
@@ -422,7 +455,7 @@ class SynthBenchmark:
             },
         }
         header = "# Written by `tcclip synth`; paths are relative to this file. See tcclip/data/catalog.py.\n"
-        (self.out / "catalog.yaml").write_text(header + yaml.safe_dump(catalog, sort_keys=False, width=120))
+        (self.root / "catalog.yaml").write_text(header + yaml.safe_dump(catalog, sort_keys=False, width=120))
 
     def _manifest(self, frame_counts: list[int], num_images: int) -> dict:
         def info(dataset, classes, splits, note=""):
@@ -440,7 +473,8 @@ class SynthBenchmark:
             "size": self.size_name,
             "size_settings": asdict(self.size),
             "geometry": {"video_side": VIDEO_SIDE, "fps": FPS, "frames": list(self.size.frames),
-                         "codec": "libx264 yuv420p crf 18", "image_side": IMAGE_SIDE},
+                         "codec": "libx264 yuv420p crf 18, preset veryfast, 1 thread, SSE2 routines; BT.601 limited range, "
+                                  "chroma = 2x2 mean", "image_side": IMAGE_SIDE, "images": "PNG, stored blocks"},
             "videos": len(frame_counts),
             "frames_total": int(sum(frame_counts)),
             "images": num_images,

@@ -10,6 +10,10 @@ Shapes are drawn anti-aliased from signed distance functions, for all frames at 
 every per-frame quantity is an array of length T broadcast against the pixel grid.
 Backgrounds are kept smooth (no per-pixel noise) so that H.264 at crf 18 reproduces
 the rendered pixels closely.
+
+Every pixel is a function of the seed alone, on any CPU: geometry uses only operations
+IEEE 754 rounds exactly (+, -, *, /, sqrt, comparisons), never numpy's CPU-dispatched
+transcendentals or BLAS (see exact_math.py and ``_upsample``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tcclip.synth import exact_math as exact
 from tcclip.synth.vocab import (
     COLOURS,
     REVERSAL_PAIRS,
@@ -60,7 +65,7 @@ def shape_distance(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return np.minimum(bar_h, bar_v)
     if shape == "star":  # five points, apex up; radius between 0.45 and 1.1 by angle
         radius = np.sqrt(u * u + v * v)
-        angle = np.arctan2(u, -v)  # 0 at the top
+        angle = exact.arctan2(u, -v).astype(np.float32)  # 0 at the top
         sector = 2 * np.pi / 5
         tip = np.abs((np.mod(angle, sector) / sector) - 0.5) * 2  # 1 at a tip, 0 between tips
         return (radius - (0.45 + 0.65 * tip)) * 0.8
@@ -90,7 +95,7 @@ def shape_alpha_window(shape, cx, cy, radius, angle, side: int) -> tuple[np.ndar
     x = np.arange(x0, x1, dtype=np.float32)[None, None, :] + 0.5
     y = np.arange(y0, y1, dtype=np.float32)[None, :, None] + 0.5
     dx, dy = x - cx, y - cy
-    cos, sin = np.cos(angle), np.sin(angle)
+    sin, cos = (a.astype(np.float32) for a in exact.sin_cos(angle))
     u = (dx * cos + dy * sin) / radius
     v = (-dx * sin + dy * cos) / radius
     return np.clip(0.5 - shape_distance(shape, u, v) * radius, 0.0, 1.0), (y0, x0)
@@ -112,15 +117,18 @@ def composite(frames: np.ndarray, alpha: np.ndarray, colour: np.ndarray, at: tup
 
 
 def _upsample(coarse: np.ndarray, side: int) -> np.ndarray:
-    """Bilinear upsampling of a (g, g, 3) grid to (side, side, 3)."""
+    """Bilinear upsampling of a (g, g, 3) grid to (side, side, 3), rows then columns.
+
+    Elementwise gathers and blends, not a matrix product: BLAS picks its kernel by CPU
+    (measured: OpenBLAS's Sandybridge and Haswell kernels round differently), while
+    elementwise float32 multiply-adds round the same everywhere.
+    """
     g = coarse.shape[0]
     pos = (np.arange(side) + 0.5) / side * (g - 1)
     lo = np.clip(np.floor(pos).astype(int), 0, g - 2)
     frac = (pos - lo).astype(np.float32)
-    weights = np.zeros((side, g), dtype=np.float32)
-    weights[np.arange(side), lo] = 1 - frac
-    weights[np.arange(side), lo + 1] = frac
-    return np.stack([weights @ coarse[..., c] @ weights.T for c in range(coarse.shape[-1])], axis=-1)
+    rows = coarse[lo] * (1 - frac)[:, None, None] + coarse[lo + 1] * frac[:, None, None]  # (side, g, 3)
+    return rows[:, lo] * (1 - frac)[None, :, None] + rows[:, lo + 1] * frac[None, :, None]
 
 
 def _muted(rng: np.random.Generator, grey: float, amount: float) -> np.ndarray:
@@ -135,7 +143,8 @@ def background(rng: np.random.Generator, side: int, wall: bool = False) -> np.nd
     x, y = _grid(side)
     if rng.random() < 0.5:  # faint stripes
         theta, period = rng.uniform(0, np.pi), rng.uniform(6, 11)
-        stripes = np.sin((x * np.cos(theta) + y * np.sin(theta)) * 2 * np.pi / period)
+        sin_theta, cos_theta = exact.sin_cos(theta)
+        stripes = exact.sin((x * cos_theta + y * sin_theta) * 2 * np.pi / period)
         img += (4.0 * stripes)[..., None]
     for _ in range(rng.integers(5, 10)):  # clutter: muted rectangles and bars
         w, h = rng.uniform(3, 26, 2)
@@ -228,7 +237,7 @@ def motion_track(motion: str, colour: str, radius: float, t: int, rng: np.random
     if motion == "bouncing":
         period, height = rng.uniform(8, 12), rng.uniform(16, 24)
         floor = side - radius - rng.uniform(4, 8)
-        y = floor - height * np.abs(np.sin(np.pi * (steps / period + rng.uniform())))
+        y = floor - height * np.abs(exact.sin(np.pi * (steps / period + rng.uniform())))
         x = cx0 + _line(0, rng.uniform(-10, 10), t)
         return _track(rng, t, colour, np.clip(x, lo, hi), y)
     if motion == "spinning":
@@ -248,10 +257,12 @@ def motion_track(motion: str, colour: str, radius: float, t: int, rng: np.random
         centre = rng.uniform(side / 2 - 4, side / 2 + 4, 2)
         omega = 2 * np.pi / rng.uniform(12, 20) * rng.choice([-1.0, 1.0])
         phi = rng.uniform(0, 2 * np.pi) + omega * steps
-        return _track(rng, t, colour, centre[0] + orbit * np.cos(phi), centre[1] + orbit * np.sin(phi))
+        sin_phi, cos_phi = exact.sin_cos(phi)
+        return _track(rng, t, colour, centre[0] + orbit * cos_phi, centre[1] + orbit * sin_phi)
     if motion == "sliding":
         theta, span = rng.uniform(0, 2 * np.pi), rng.uniform(30, 38)
-        dx, dy = np.cos(theta) * span / 2, np.sin(theta) * span / 2
+        sin_theta, cos_theta = exact.sin_cos(theta)
+        dx, dy = cos_theta * span / 2, sin_theta * span / 2
         centre = rng.uniform(side / 2 - 3, side / 2 + 3, 2)
         return _track(rng, t, colour, _line(centre[0] - dx, centre[0] + dx, t), _line(centre[1] - dy, centre[1] + dy, t))
     if motion == "passing_wall":
@@ -262,7 +273,7 @@ def motion_track(motion: str, colour: str, radius: float, t: int, rng: np.random
         return _track(rng, t, colour, x, _const(cy0, t), front_walls=[(_const(wall_x, t), width)])
     if motion == "pulsing":
         period = rng.uniform(6, 10)
-        scale = 1.0 + 0.35 * np.sin(2 * np.pi * steps / period + rng.uniform(0, 2 * np.pi))
+        scale = 1.0 + 0.35 * exact.sin(2 * np.pi * steps / period + rng.uniform(0, 2 * np.pi))
         return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), scale=scale.astype(np.float32))
     raise ValueError(f"unknown motion {motion!r}")
 
@@ -292,11 +303,12 @@ def reversal_track(key: str, colour: str, shape: str, radius: float, t: int, rng
         for _ in range(100):  # a start point that lies inside the frame (deterministic given rng)
             ox, oy = rng.uniform(14, side - 14, 2)
             theta = rng.uniform(0, 2 * np.pi)
-            sx, sy = ox + far * np.cos(theta), oy + far * np.sin(theta)
+            sin_theta, cos_theta = exact.sin_cos(theta)
+            sx, sy = ox + far * cos_theta, oy + far * sin_theta
             if lo <= sx <= hi and lo <= sy <= hi:
                 break
         distance = _line(far, near, t)
-        x, y = ox + distance * np.cos(theta), oy + distance * np.sin(theta)
+        x, y = ox + distance * cos_theta, oy + distance * sin_theta
         return _track(rng, t, colour, np.clip(x, radius, side - radius), np.clip(y, radius, side - radius),
                       companions=[(other_shape, RGB[other_colour], ox, oy, other_radius)])
     if key == "cover":
