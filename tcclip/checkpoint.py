@@ -3,7 +3,8 @@
 A reader never sees a half-written file: everything is written to a temporary file in
 the same directory, fsynced, then moved over the target with ``os.replace`` (atomic on
 POSIX within one file system). A run killed at any point leaves either the previous
-checkpoint or the new one.
+checkpoint or the new one. A write that fails for a system reason (disk full, read-only,
+permissions) is an OutputError naming the target, never a half-written file under its name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Callable
 import torch
 
 from tcclip.errors import TcclipError
+from tcclip.system_errors import OutputError, describe, os_error_in
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -24,6 +26,17 @@ BEST = "best.pt"
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     path = Path(path)
+    try:
+        _write_and_replace(path, write, mode)
+    except Exception as err:
+        cause = os_error_in(err)  # torch.save wraps a full disk in a RuntimeError
+        if cause is None:
+            raise
+        kept = ", its previous version is kept" if path.exists() else ""
+        raise OutputError(describe(cause, path, f" while writing it (nothing half-written{kept})")) from None
+
+
+def _write_and_replace(path: Path, write: Callable[[Any], None], mode: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -83,7 +83,9 @@ def _loader(dataset: Dataset, cfg: TrainConfig, rt: Dist, seed: int, epoch: int)
         sampler.set_epoch(epoch)
     else:
         sampler = RandomSampler(dataset, generator=generator)
-    return DataLoader(
+    from tcclip.data.dataset import VideoLoader  # bad videos in workers: the same one-line error
+
+    return VideoLoader(
         dataset,
         batch_size=cfg.micro_batch(rt.world_size),
         sampler=sampler,
@@ -330,7 +332,15 @@ def prepare_run(cfg: RunConfig, task=None) -> tuple[Path, object]:
 
 
 def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
-    """Train the run of ``cfg`` (resuming where it stopped) and write train.json; returns the run dir."""
+    """Train the run of ``cfg`` (resuming where it stopped) and write train.json; returns the run dir.
+    The run folder is locked meanwhile: a second training or evaluation of it stops with one line."""
+    from tcclip.runlock import run_lock
+
+    with run_lock(run_dir(cfg), "training"):
+        return _train_run(cfg, resume)
+
+
+def _train_run(cfg: RunConfig, resume: str = "auto") -> Path:
     rt = setup_distributed(cfg.train.device)
     threads = configure_threads()
     task = resolve_task(cfg)
