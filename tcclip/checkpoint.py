@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -73,6 +74,26 @@ def atomic_write_text(text: str, path: str | Path) -> None:
 
 def atomic_write_json(obj: Any, path: str | Path) -> None:
     atomic_write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
+
+
+def state_bytes(model: torch.nn.Module, optimizer_states: int = 2) -> int:
+    """About how many bytes a training checkpoint of ``model`` takes: its weights and, per
+    trainable parameter, the optimiser's states (AdamW: two)."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return weights + optimizer_states * trainable
+
+
+def check_free_space(folder: str | Path, needed: int) -> None:
+    """Refuse to start when ``folder``'s disk cannot take the next write of ``needed`` bytes
+    (an atomic write needs room for the new file beside the old one)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OutputError(f"{folder}: {free / 1e6:.1f} MB free on its disk, its checkpoints need about "
+                          f"{needed / 1e6:.1f} MB; free space there (df -h {folder}) or set output= to another "
+                          "disk, then rerun the same command (a training resumes from its last checkpoint)")
 
 
 def load_checkpoint(path: str | Path) -> dict:

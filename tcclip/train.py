@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 import yaml
 
-from tcclip.checkpoint import BEST, LAST, atomic_torch_save, atomic_write_json, atomic_write_text, load_checkpoint
+from tcclip.checkpoint import (BEST, LAST, atomic_torch_save, atomic_write_json, atomic_write_text, check_free_space,
+                               load_checkpoint, state_bytes)
 from tcclip.config import to_dict
 from tcclip.errors import TcclipError
 from tcclip.mixup import mix_batch, soft_cross_entropy
@@ -206,6 +207,9 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def fit(self, resume: str = "auto") -> FitResult:
         start_epoch = self.resume(resume)
+        if self.rt.is_main and start_epoch < self.cfg.epochs:  # a full disk fails now, not after an epoch
+            best = state_bytes(self.model, optimizer_states=0) if self.validator else 0  # best.pt: weights only
+            check_free_space(self.checkpoint_dir, state_bytes(self.model) + best)
         show = self.rt.is_main and sys.stderr.isatty()
         with _progress(show) as progress:
             for epoch in range(start_epoch, self.cfg.epochs):
