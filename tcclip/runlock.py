@@ -20,11 +20,13 @@ import fcntl
 import os
 import socket
 import sys
+import tempfile
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from tcclip.errors import TcclipError
+from tcclip.system_errors import OutputError, describe
 
 LOCK_NAME = ".tcclip.lock"
 _held: dict[str, int] = {}  # lock files this process holds -> nesting depth (flock is per open file)
@@ -54,6 +56,8 @@ def hold(lock_file: Path, what: str, shared: bool = False) -> Iterator[None]:
         yield
         return
     lock_file.parent.mkdir(parents=True, exist_ok=True)
+    if not shared:
+        _check_writable(lock_file.parent)
     fd = _open(lock_file, shared)
     if fd is None:  # a reader of a folder it cannot write (another user's finished run): no writer to stop
         yield
@@ -85,6 +89,15 @@ def run_lock(run: Path, what: str, outputs: list[Path] = (), shared: bool = Fals
             output = Path(output)
             stack.enter_context(hold(output.parent / f".{output.name}.lock", what))
         yield
+
+
+def _check_writable(folder: Path) -> None:
+    """A writer's folder must take a new file: read-only, another user's or full fails here, in one line."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise OutputError(describe(err, folder, " (a writer of this run needs to create files in it)")) from None
 
 
 def _open(lock_file: Path, shared: bool) -> int | None:

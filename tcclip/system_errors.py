@@ -73,7 +73,8 @@ def worker_death(err: BaseException) -> str | None:
     if not match:
         return None
     pids, how = match.group(1).strip(), match.group(2)
-    loading = f" while loading {LOADING[-1]}" if LOADING else ""
+    source = getattr(err, "tcclip_loading", None) or (LOADING[-1] if LOADING else None)
+    loading = f" while loading {source}" if source else ""
     return (f"a data-loader worker process died{loading} (pid {pids} {how}); usually the node ran out "
             "of memory (dmesg | grep -i oom): lower train.workers / eval.workers or the batch size, " + RERUN)
 
@@ -88,8 +89,19 @@ class Terminated(KeyboardInterrupt):
     writes are cleaned up and the run resumes from its last checkpoint."""
 
 
+_TERMINATED: list[int] = []  # SIGTERMs received while the current command runs
+
+
 def _raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
+    _TERMINATED.append(signum)
     raise Terminated()
+
+
+def raise_if_terminated() -> None:
+    """Raise Terminated again at a safe point: the handler's exception is lost when the
+    signal lands inside a finalizer (Python prints 'Exception ignored' and goes on)."""
+    if _TERMINATED:
+        raise Terminated()
 
 
 @contextmanager
@@ -100,7 +112,10 @@ def sigterm_as_interrupt():
     except ValueError:  # not the main thread (e.g. called from a worker thread): leave it
         yield
         return
+    _TERMINATED.clear()
     try:
         yield
+        raise_if_terminated()  # a command that swallowed it still ends as terminated
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _TERMINATED.clear()
