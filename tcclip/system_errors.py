@@ -22,10 +22,12 @@ RERUN = "then rerun the same command (a training resumes from its last checkpoin
 
 # errno -> (what happened, what to do); "{dir}" is the folder of the path at fault.
 _ADVICE = {
-    errno.ENOSPC: ("no space left on device", "free space there (df -h {dir}) or set output= to another disk, " + RERUN),
+    errno.ENOSPC: ("no space left on device",
+                   "free space there (df -h {dir}) or set output= to another disk, " + RERUN),
     errno.EDQUOT: ("disk quota exceeded", "free space in your quota (quota -s) or set output= elsewhere, " + RERUN),
     errno.EROFS: ("read-only file system", "choose a writable folder (output=... or --out)"),
-    errno.EACCES: ("permission denied", "check its owner and mode (ls -ld {dir}) or choose a folder you can write"),
+    errno.EACCES: ("permission denied",
+                   "check its owner and mode (ls -ld {dir}) or choose a folder you can write"),
     errno.EPERM: ("operation not permitted", "check its owner and mode (ls -ld {dir}) or choose a folder you can write"),
     errno.ENOENT: ("no such file or folder", "check the path (a folder above it is missing or was removed)"),
     errno.ENOTDIR: ("a part of the path is not a folder", "check the path"),

@@ -56,8 +56,8 @@ def test_a_run_with_a_too_long_class_name_stops_before_scoring(synth_tiny, tmp_p
     rows = labels.read_text().splitlines()
     rows[1] = f"0,{LONG_A}"
     labels.write_text("\n".join(rows) + "\n")
-    rc = main(["run", "--config", "embedded", f"protocol.catalog={synth / 'catalog.yaml'}", f"output={tmp_path / 'runs'}",
-               "model.preset=vanilla_clip", "model.backbone.weights=null", "train.epochs=0", "data.num_frames=2"])
+    rc = main(["run", "--config", "embedded", f"protocol.catalog={synth / 'catalog.yaml'}",
+               f"output={tmp_path / 'runs'}", "model.preset=vanilla_clip", "model.backbone.weights=null", "train.epochs=0", "data.num_frames=2"])
     assert rc == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tcclip:")]
     assert len(err) == 1 and f"class {LONG_A!r} is" in err[0]
