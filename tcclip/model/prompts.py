@@ -108,7 +108,7 @@ class TextSide(nn.Module):
             return
         name, count = long[0]
         what = (f"class {name!r} is {count} tokens in its prompt, more than the text context "
-                f"(model.text.context_length={limit})" + (f"; {len(long)} classes are" if len(long) > 1 else ""))
+                f"(model.text.context_length={limit})" + (f", and {len(long) - 1} more class(es)" if len(long) > 1 else ""))
         if not self.cfg.truncate_long_names:
             raise ConfigError(f"{what}; shorten the class name (label file), or set "
                               "model.text.truncate_long_names=true to cut such prompts to fit")

@@ -31,7 +31,7 @@ def test_a_name_longer_than_the_context_is_an_error_naming_it_and_its_tokens():
     message = str(err.value)
     assert "\n" not in message
     assert f"class {LONG_A!r} is 38 tokens in its prompt" in message  # 'a photo of a ... .' + [SOS], [EOT]
-    assert "model.text.context_length=30" in message and "2 classes are" in message
+    assert "model.text.context_length=30" in message and "and 1 more class(es)" in message
     assert "model.text.truncate_long_names=true" in message
 
 
