@@ -15,7 +15,7 @@ import importlib
 import sys
 
 from tcclip.errors import TcclipError
-from tcclip.system_errors import Terminated, describe, os_error_in, sigterm_as_interrupt, worker_death
+from tcclip.system_errors import Terminated, describe, interrupts_remembered, os_error_in, worker_death
 
 # Modules that contribute sub-commands. Imported lazily so `tcclip --help` stays fast.
 COMMAND_MODULES = [
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with sigterm_as_interrupt():
+        with interrupts_remembered():
             result = args.func(args)
     except TcclipError as err:
         return _fail(str(err))

@@ -29,7 +29,7 @@ from tcclip.errors import TcclipError
 from tcclip.system_errors import OutputError, describe
 
 LOCK_NAME = ".tcclip.lock"
-_held: dict[str, int] = {}  # lock files this process holds -> nesting depth (flock is per open file)
+_held: dict[str, int] = {}  # lock files this process holds -> their descriptor (flock is per open file)
 
 
 class RunLocked(TcclipError):

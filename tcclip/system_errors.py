@@ -91,33 +91,36 @@ class Terminated(KeyboardInterrupt):
     writes are cleaned up and the run resumes from its last checkpoint."""
 
 
-_TERMINATED: list[int] = []  # SIGTERMs received while the current command runs
+_RECEIVED: list[int] = []  # SIGINT/SIGTERM received while the current command runs
 
 
-def _raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
-    _TERMINATED.append(signum)
-    raise Terminated()
+def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    _RECEIVED.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
-def raise_if_terminated() -> None:
-    """Raise Terminated again at a safe point: the handler's exception is lost when the
-    signal lands inside a finalizer (Python prints 'Exception ignored' and goes on)."""
-    if _TERMINATED:
-        raise Terminated()
+def raise_if_interrupted() -> None:
+    """Raise the interruption again at a safe point: the handler's exception is lost when the
+    signal lands inside a finalizer (e.g. decord's VideoReader.__del__: Python prints
+    'Exception ignored' and goes on training)."""
+    if _RECEIVED:
+        raise Terminated() if signal.SIGTERM in _RECEIVED else KeyboardInterrupt()
 
 
 @contextmanager
-def sigterm_as_interrupt():
-    """While the command runs, SIGTERM raises Terminated (the main thread only can set it)."""
+def interrupts_remembered():
+    """While the command runs, Ctrl-C raises KeyboardInterrupt and SIGTERM raises Terminated, and
+    both are remembered for raise_if_interrupted (only the main thread can set handlers)."""
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    except ValueError:  # not the main thread (e.g. called from a worker thread): leave it
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread (e.g. called from a worker thread): leave them
         yield
         return
-    _TERMINATED.clear()
+    _RECEIVED.clear()
     try:
         yield
-        raise_if_terminated()  # a command that swallowed it still ends as terminated
+        raise_if_interrupted()  # a command that swallowed it still ends as interrupted
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        _TERMINATED.clear()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _RECEIVED.clear()

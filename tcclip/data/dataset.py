@@ -310,7 +310,7 @@ class VideoLoader(DataLoader):
     (tcclip.system_errors.LOADING)."""
 
     def __iter__(self):
-        from tcclip.system_errors import LOADING, raise_if_terminated
+        from tcclip.system_errors import LOADING, raise_if_interrupted
 
         source = self.dataset.dataset if isinstance(self.dataset, torch.utils.data.Subset) else self.dataset
         name = str(getattr(source, "annotation_list", source))
@@ -319,7 +319,7 @@ class VideoLoader(DataLoader):
             for batch in super().__iter__():
                 if isinstance(batch, dict) and batch.get("error") is not None:
                     raise batch["error"]
-                raise_if_terminated()  # a SIGTERM the handler could not raise stops at the next batch
+                raise_if_interrupted()  # a Ctrl-C/SIGTERM lost in a finalizer stops at the next batch
                 yield batch
         except RuntimeError as err:  # the list is popped below: let a worker-death message still name it
             err.tcclip_loading = name
