@@ -1,6 +1,6 @@
 # tcclip: every paper table as a Snakemake DAG.
 #   snakemake --cores all results/tables/zero_shot.md                  (embedded scale, CPU)
-#   snakemake --profile workflow/profiles/slurm --configfile workflow/config/paper.yaml all
+#   snakemake --profile workflow/profiles/slurm all --configfile workflow/config/paper.yaml
 # Runs are named by the hash of their resolved training config (tcclip.suite.plan), so a
 # configuration shared by several tables is trained once.
 import os

@@ -2,7 +2,10 @@
 
 Each command group lives in its own module that exposes ``add_commands(subparsers)``;
 a command's handler is stored as ``func`` on its parser and receives the parsed args.
-A TcclipError is printed as one line (no traceback) and exits with status 2.
+A TcclipError is printed as one line (no traceback) and exits with status 2; so are the
+machine's faults (full disk, read-only or missing folder, permissions, a data-loader worker
+that died: tcclip.system_errors). Ctrl-C exits with 130, SIGTERM (a scheduler's time limit)
+with 143, each with one line; a command whose parser sets ``resumable`` says it resumes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import importlib
 import sys
 
 from tcclip.errors import TcclipError
+from tcclip.system_errors import Terminated, describe, interrupts_remembered, os_error_in, worker_death
 
 # Modules that contribute sub-commands. Imported lazily so `tcclip --help` stays fast.
 COMMAND_MODULES = [
@@ -35,11 +39,40 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = args.func(args)
+        with interrupts_remembered():
+            result = args.func(args)
     except TcclipError as err:
-        print(f"tcclip: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err))
+    except KeyboardInterrupt as err:
+        return _interrupted(args, isinstance(err, Terminated))
+    except Exception as err:
+        line = system_fault(err)
+        if line is None:  # a bug: keep its traceback
+            raise
+        return _fail(line)
     return int(result or 0)
+
+
+def system_fault(err: Exception) -> str | None:
+    """One line for a fault of the machine (OS error, torch's wrapped disk error, dead worker), else None."""
+    died = worker_death(err)
+    if died:
+        return died
+    os_error = err if isinstance(err, OSError) else os_error_in(err) if isinstance(err, RuntimeError) else None
+    return describe(os_error) if os_error is not None else None
+
+
+def _fail(line: str) -> int:
+    print(f"tcclip: error: {line}", file=sys.stderr)
+    return 2
+
+
+def _interrupted(args, terminated: bool) -> int:
+    then = "rerun the same command to resume" if getattr(args, "resumable", False) else \
+        "rerun the same command to start it again"
+    what = "terminated (SIGTERM)" if terminated else "interrupted"
+    print(f"tcclip: {what}; {then}", file=sys.stderr)
+    return 143 if terminated else 130
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import networkx as nx
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tcclip"
-TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "config", "errors", "paths", "registry"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "cli", "config", "errors", "paths", "registry", "system_errors"}
 SUB_PACKAGES = {"data", "engine", "model", "report", "suite", "synth"}
 
 

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from tcclip.data import sampling, transforms
 from tcclip.data.annotations import Annotation, read_annotation_list
@@ -176,8 +176,10 @@ class VideoDataset(Dataset):
             if self.config.on_error == "raise":
                 if entry.line:  # say where the video is listed too
                     listed = entry.source or self.annotation_list
-                    raise VideoError(err.path, f"{err.problem} (listed at {listed}:{entry.line})", err.kind) from None
-                raise
+                    err = VideoError(err.path, f"{err.problem} (listed at {listed}:{entry.line})", err.kind)
+                if get_worker_info() is not None:  # a worker: VideoLoader raises it, as the main process would
+                    return {"video": None, "label": entry.label, "index": index, "error": err}
+                raise err from None
             skip = SkippedVideo(index, str(path), err.kind, str(err))
             self.skipped.append(skip)
             return {"video": None, "label": entry.label, "index": index, "skipped": skip}
@@ -242,7 +244,11 @@ def _read_many(reader, clip_indices: np.ndarray) -> list[np.ndarray]:
 
 
 def collate_videos(samples: list[dict], sample_shape: tuple[int, ...]) -> dict[str, Any]:
-    """Stack the good samples; list the skipped ones under ``skipped`` (never dropped silently)."""
+    """Stack the good samples; list the skipped ones under ``skipped`` (never dropped silently).
+    A worker's unreadable video (on_error=raise) travels as the batch's ``error``."""
+    errors = [s["error"] for s in samples if s.get("error") is not None]
+    if errors:
+        return {"error": errors[0]}
     good = [s for s in samples if s["video"] is not None]
     skipped = [s["skipped"] for s in samples if s["video"] is None]
     video = torch.stack([s["video"] for s in good]) if good else torch.empty((0, *sample_shape))
@@ -285,7 +291,7 @@ def build_loader(
     """A DataLoader with the skip-aware collate; shuffles and drops the last batch in train mode."""
     train = dataset.config.mode == "train"
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    return DataLoader(
+    return VideoLoader(
         dataset,
         batch_size=batch_size,
         shuffle=train if shuffle is None else shuffle,
@@ -295,3 +301,28 @@ def build_loader(
         generator=generator,
         persistent_workers=num_workers > 0,
     )
+
+
+class VideoLoader(DataLoader):
+    """A DataLoader whose worker processes report a bad video as the main process does: the
+    one-line VideoError (naming the file and its list line), not torch's re-raised traceback.
+    While it iterates, the list it loads is named by a worker-death message
+    (tcclip.system_errors.LOADING)."""
+
+    def __iter__(self):
+        from tcclip.system_errors import LOADING, raise_if_interrupted
+
+        source = self.dataset.dataset if isinstance(self.dataset, torch.utils.data.Subset) else self.dataset
+        name = str(getattr(source, "annotation_list", source))
+        LOADING.append(name)
+        try:
+            for batch in super().__iter__():
+                if isinstance(batch, dict) and batch.get("error") is not None:
+                    raise batch["error"]
+                raise_if_interrupted()  # a Ctrl-C/SIGTERM lost in a finalizer stops at the next batch
+                yield batch
+        except RuntimeError as err:  # the list is popped below: let a worker-death message still name it
+            err.tcclip_loading = name
+            raise
+        finally:
+            LOADING.pop()

@@ -3,13 +3,15 @@
 A reader never sees a half-written file: everything is written to a temporary file in
 the same directory, fsynced, then moved over the target with ``os.replace`` (atomic on
 POSIX within one file system). A run killed at any point leaves either the previous
-checkpoint or the new one.
+checkpoint or the new one. A write that fails for a system reason (disk full, read-only,
+permissions) is an OutputError naming the target, never a half-written file under its name.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +19,7 @@ from typing import Any, Callable
 import torch
 
 from tcclip.errors import TcclipError
+from tcclip.system_errors import OutputError, describe, os_error_in
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -24,6 +27,17 @@ BEST = "best.pt"
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     path = Path(path)
+    try:
+        _write_and_replace(path, write, mode)
+    except Exception as err:
+        cause = os_error_in(err)  # torch.save wraps a full disk in a RuntimeError
+        if cause is None:
+            raise
+        kept = ", its previous version is kept" if path.exists() else ""
+        raise OutputError(describe(cause, path, f" while writing it (nothing half-written{kept})")) from None
+
+
+def _write_and_replace(path: Path, write: Callable[[Any], None], mode: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -60,6 +74,26 @@ def atomic_write_text(text: str, path: str | Path) -> None:
 
 def atomic_write_json(obj: Any, path: str | Path) -> None:
     atomic_write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
+
+
+def state_bytes(model: torch.nn.Module, optimizer_states: int = 2) -> int:
+    """About how many bytes a training checkpoint of ``model`` takes: its weights and, per
+    trainable parameter, the optimiser's states (AdamW: two)."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return weights + optimizer_states * trainable
+
+
+def check_free_space(folder: str | Path, needed: int) -> None:
+    """Refuse to start when ``folder``'s disk cannot take the next write of ``needed`` bytes
+    (an atomic write needs room for the new file beside the old one)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OutputError(f"{folder}: {free / 1e6:.1f} MB free on its disk, its checkpoints need about "
+                          f"{needed / 1e6:.1f} MB; free space there (df -h {folder}) or set output= to another "
+                          "disk, then rerun the same command (a training resumes from its last checkpoint)")
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -156,7 +156,7 @@ def add_commands(subparsers) -> None:
     train.add_argument("--resume", default="auto", metavar="auto|never|PATH",
                        help="auto: continue from the run's checkpoints/last.pt if present (default); "
                             "never: start over; or a checkpoint file")
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, resumable=True)
 
     evaluate = subparsers.add_parser("evaluate", help="evaluate a run on its protocol's eval sets -> metrics.json",
                                      description="Evaluate a run directory (or the run a config names).")
@@ -173,7 +173,7 @@ def add_commands(subparsers) -> None:
     _config_args(run)
     run.add_argument("--resume", default="auto", metavar="auto|never|PATH")
     run.add_argument("--wiseft", nargs="?", const="protocol", default=None, metavar="RATIO")
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=cmd_run, resumable=True)
 
     run_dir = subparsers.add_parser("run-dir", help="print the run directory a config trains into (no work done)")
     _config_args(run_dir)

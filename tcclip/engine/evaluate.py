@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
 from tcclip import paths
 from tcclip.engine.checkpoint import BEST, LAST, atomic_write_json, load_checkpoint
@@ -73,8 +73,10 @@ def predict_many(models: list[VideoCLIP], dataset, class_names: list[str], batch
 
 def _score_views(models, dataset, batch_size, rt, workers, amp, k):
     shard = dataset if not rt.enabled else Subset(dataset, range(rt.rank, len(dataset), rt.world_size))
-    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
-                        collate_fn=getattr(dataset, "collate", None))
+    from tcclip.data.dataset import VideoLoader  # bad videos in workers: the same one-line error
+
+    loader = VideoLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
+                         collate_fn=getattr(dataset, "collate", None))
     scores: list[list[torch.Tensor]] = [[] for _ in models]
     labels, index, skipped = [], [], []
     views = 0
@@ -318,6 +320,17 @@ def metrics_filename(wiseft: float | None) -> str:
 # ---------------------------------------------------------------- a whole run
 def evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratios: list[float | None] = (None,),
                       out: str | Path | None = None) -> list[dict]:
+    """``_evaluate_variants`` holding the run folder (shared: other evaluations may write their own
+    files) and each metrics file it writes (exclusive); a training of the run in progress stops it."""
+    from tcclip.engine.runlock import run_lock
+
+    targets = [Path(out)] if out else [Path(run_path) / metrics_filename(r) for r in ratios]
+    with run_lock(Path(run_path), "evaluation", outputs=targets, shared=True):
+        return _evaluate_variants(run_path, cfg, ratios, out)
+
+
+def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratios: list[float | None] = (None,),
+                       out: str | Path | None = None) -> list[dict]:
     """Evaluate a trained (or untrained, epochs=0) run on every eval set of its task, for one or
     several weight sets at once: the fine-tuned weights (ratio None) and WiSE-FT ensembles
     (ratios), each video decoded once for all of them. Writes one metrics JSON per ratio;

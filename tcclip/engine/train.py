@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 import yaml
 
-from tcclip.engine.checkpoint import BEST, LAST, atomic_torch_save, atomic_write_json, atomic_write_text, load_checkpoint
+from tcclip.engine.checkpoint import (BEST, LAST, atomic_torch_save, atomic_write_json, atomic_write_text, check_free_space,
+                               load_checkpoint, state_bytes)
 from tcclip.config import to_dict
 from tcclip.errors import TcclipError
 from tcclip.engine.mixup import mix_batch, soft_cross_entropy
@@ -83,7 +84,9 @@ def _loader(dataset: Dataset, cfg: TrainConfig, rt: Dist, seed: int, epoch: int)
         sampler.set_epoch(epoch)
     else:
         sampler = RandomSampler(dataset, generator=generator)
-    return DataLoader(
+    from tcclip.data.dataset import VideoLoader  # bad videos in workers: the same one-line error
+
+    return VideoLoader(
         dataset,
         batch_size=cfg.micro_batch(rt.world_size),
         sampler=sampler,
@@ -204,6 +207,9 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def fit(self, resume: str = "auto") -> FitResult:
         start_epoch = self.resume(resume)
+        if self.rt.is_main and start_epoch < self.cfg.epochs:  # a full disk fails now, not after an epoch
+            best = state_bytes(self.model, optimizer_states=0) if self.validator else 0  # best.pt: weights only
+            check_free_space(self.checkpoint_dir, state_bytes(self.model) + best)
         show = self.rt.is_main and sys.stderr.isatty()
         with _progress(show) as progress:
             for epoch in range(start_epoch, self.cfg.epochs):
@@ -330,7 +336,15 @@ def prepare_run(cfg: RunConfig, task=None) -> tuple[Path, object]:
 
 
 def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
-    """Train the run of ``cfg`` (resuming where it stopped) and write train.json; returns the run dir."""
+    """Train the run of ``cfg`` (resuming where it stopped) and write train.json; returns the run dir.
+    The run folder is locked meanwhile: a second training or evaluation of it stops with one line."""
+    from tcclip.engine.runlock import run_lock
+
+    with run_lock(run_dir(cfg), "training"):
+        return _train_run(cfg, resume)
+
+
+def _train_run(cfg: RunConfig, resume: str = "auto") -> Path:
     rt = setup_distributed(cfg.train.device)
     threads = configure_threads()
     task = resolve_task(cfg)

@@ -21,6 +21,7 @@ a fraction of its cost.
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -48,6 +49,9 @@ class TextConfig:
     """Text length; CLIP's positional embedding is truncated (not interpolated) to it."""
     vp_block: int = -1
     """Index of the CLIP text block that VP precedes and is initialised from (-1: the last)."""
+    truncate_long_names: bool | None = None
+    """A class prompt longer than context_length is an error naming the class (unset/false); true cuts it
+    to fit with a warning, as CLIP's tokenizer would silently (two cut names can become the same class)."""
 
     def validate(self) -> None:
         PROMPTS.get(self.prompt)
@@ -90,7 +94,25 @@ class TextSide(nn.Module):
 
     def tokenize(self, class_names: list[str]) -> torch.Tensor:
         texts = [self.prompt_text(readable_class_name(n)) for n in class_names]
+        self._check_lengths(class_names, texts)
         return open_clip.tokenize(texts, context_length=self.cfg.context_length)
+
+    def _check_lengths(self, class_names: list[str], texts: list[str]) -> None:
+        """CLIP's tokenizer cuts a prompt longer than the context without a word: refuse, or warn when asked."""
+        from open_clip.tokenizer import _tokenizer
+
+        limit = self.cfg.context_length
+        long = [(name, len(_tokenizer.encode(text)) + 2) for name, text in zip(class_names, texts)]  # + [SOS], [EOT]
+        long = [(name, count) for name, count in long if count > limit]
+        if not long:
+            return
+        name, count = long[0]
+        what = (f"class {name!r} is {count} tokens in its prompt, more than the text context "
+                f"(model.text.context_length={limit})" + (f", and {len(long) - 1} more class(es)" if len(long) > 1 else ""))
+        if not self.cfg.truncate_long_names:
+            raise ConfigError(f"{what}; shorten the class name (label file), or set "
+                              "model.text.truncate_long_names=true to cut such prompts to fit")
+        logging.getLogger("tcclip.model").warning("%s: cut to fit (model.text.truncate_long_names=true)", what)
 
     def embed(self, clip: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
         x = clip.token_embedding(tokens)
