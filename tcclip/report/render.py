@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from tcclip.report.aggregate import cells, format_cell, format_delta, paired_deltas, per_seed
+from tcclip.report.provenance import provenance_line
 from tcclip.report.tables import TableSpec
 
 SCALE_NOTES = {
@@ -69,6 +70,9 @@ def render_markdown(spec: TableSpec, records: pd.DataFrame, scale: str) -> str:
     if spec.paper_note and show_paper:
         lines.append(f"Paper column: {spec.paper_note}.")
     lines.append(f"Scale: {SCALE_NOTES.get(scale, scale)}.")
+    built_from = provenance_line(records.attrs.get("provenance"))
+    if built_from:
+        lines.append(built_from)
 
     if spec.baseline and not deltas.empty:
         lines += ["", f"## Difference from “{spec.baseline}” (paired by seed, mean [95% t-interval])", ""]
