@@ -363,6 +363,8 @@ def check_inputs(path: Path, inputs: dict, resume: str, retrain_on_change: bool,
         if changed:
             log.warning("%s: training inputs changed (%s): training it again", path, "; ".join(changed))
             resume = "never"
+    elif resume == "auto" and (path / "checkpoints" / LAST).is_file():
+        log.warning("%s: no record of its training inputs (a run of an older tcclip): recording the current ones", path)
     rt.barrier()  # every rank has read the record before it is replaced
     if rt.is_main:
         if resume == "never":
