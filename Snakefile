@@ -28,6 +28,8 @@ RUNS_DIR, TABLES_DIR, FIGURES_DIR = WF.runs_dir, WF.tables_dir, WF.figures_dir
 # Logs and benchmark records live beside the tables' folder (results/ or results/smoke/).
 LOGS = f"{os.path.dirname(TABLES_DIR) or '.'}/logs"
 BENCH = f"{os.path.dirname(TABLES_DIR) or '.'}/benchmarks"
+# Fingerprints of the data and the weights (small JSON files): inputs of the runs made from them.
+FINGERPRINTS = f"{os.path.dirname(TABLES_DIR) or '.'}/fingerprints"
 
 wildcard_constraints:
     run="[0-9a-f]{12}",

@@ -29,7 +29,7 @@ import pandas as pd
 from common import ROOT, banner, median, table  # noqa: E402
 
 PYTHON_JOBS = ("synthesize", "pretrain_clip", "train_and_evaluate", "train", "evaluate", "table", "context_figure",
-               "check_weights")
+               "check_weights", "fingerprint_dataset")
 
 
 def records(folder: Path) -> pd.DataFrame:

@@ -44,6 +44,8 @@ class CheckReport:
     lines: int = 0
     videos_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    fingerprint: str | None = None  # entries + class names (tcclip.data.fingerprint.list_fingerprint)
+    videos_fingerprint: str | None = None  # the listed videos' bytes, when asked for
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,8 @@ class CheckReport:
             "videos_checked": self.videos_checked,
             "ok": self.ok,
             "counts": self.counts(),
+            "fingerprint": self.fingerprint,
+            "videos_fingerprint": self.videos_fingerprint,
             "problems": [asdict(p) for p in self.problems],
         }
 
@@ -72,6 +76,10 @@ class CheckReport:
             f"{len(self.problems)} problem(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
         )
         listed = [f"  line {p.line}: {p.kind}: {p.message}" for p in self.problems[:max_listed]]
+        if self.fingerprint:
+            listed.insert(0, f"  fingerprint (entries + labels): {self.fingerprint}")
+        if self.videos_fingerprint:
+            listed.insert(1, f"  fingerprint (video contents): {self.videos_fingerprint}")
         if len(self.problems) > max_listed:
             listed.append(f"  ... {len(self.problems) - max_listed} more (write them all with --report FILE)")
         return "\n".join([head, *listed])

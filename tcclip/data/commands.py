@@ -34,7 +34,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                        help="open: container only; ends: first+last frame (default); all: every frame")
     check.add_argument("--workers", type=int, default=1)
     check.add_argument("--report", help="write every problem to this JSON file")
+    check.add_argument("--fingerprint-videos", action="store_true",
+                       help="also fingerprint the listed videos' bytes (reads every file once)")
     check.set_defaults(func=run_check)
+
+    fingerprint = sub.add_parser("fingerprint", help="fingerprints of a catalog dataset's lists and labels -> JSON",
+                                 description="One fingerprint per split with a list (entries + class names), "
+                                             "and the synthetic benchmark's; the DAG's runs depend on these files.")
+    fingerprint.add_argument("--catalog", required=True, help="catalog YAML (e.g. OUT/catalog.yaml) or 'real'")
+    fingerprint.add_argument("--dataset", required=True, help="dataset name in the catalog")
+    fingerprint.add_argument("--root-of", action="append", default=[], metavar="DATASET=DIR")
+    fingerprint.add_argument("--list", action="append", default=[], metavar="DATASET/SPLIT=FILE")
+    fingerprint.add_argument("--out", required=True, help="JSON file to write")
+    fingerprint.set_defaults(func=run_fingerprint)
 
     index = sub.add_parser("index", help="annotation list from a folder-per-class layout (e.g. Kinetics-400 train)")
     index.add_argument("root", help="folder holding one sub-folder of videos per class")
@@ -71,7 +83,7 @@ def run_check(args) -> int:
     from tcclip.data.check import check_dataset
     from tcclip.data.errors import DataError
 
-    jobs = []  # (annotation list, root, label file)
+    jobs = []  # (annotation list, root, label file, rephrased names file)
     if args.catalog:
         if not args.dataset:
             raise DataError("data check --catalog: also give --dataset")
@@ -79,17 +91,18 @@ def run_check(args) -> int:
         splits = args.split or [s for s in catalog.split_names(args.dataset) if _has_list(catalog, args.dataset, s)]
         for split in splits:
             spec = catalog.split(args.dataset, split)
-            jobs.append((spec.annotation_list, spec.video_root, spec.label_file))
+            jobs.append((spec.annotation_list, spec.video_root, spec.label_file, spec.rephrased_file))
     else:
         if not args.annotation_list or not args.root:
             raise DataError("data check: give LIST --root DIR, or --catalog CATALOG --dataset NAME")
         labels = resolve_label_file(args.labels) if args.labels else None
-        jobs.append((args.annotation_list, args.root, labels))
+        jobs.append((args.annotation_list, args.root, labels, None))
     reports = []
-    for annotation_list, root, labels in jobs:
+    for annotation_list, root, labels, rephrased in jobs:
         report = check_dataset(annotation_list, root, label_file=labels,
                                num_classes=None if labels else args.num_classes,
                                backend=args.backend, decode=args.decode, workers=args.workers)
+        _fingerprint(report, labels, rephrased, args.fingerprint_videos)
         print(report.summary())
         reports.append(report)
     if args.report:
@@ -98,6 +111,34 @@ def run_check(args) -> int:
         payload = reports[0].to_dict() if len(reports) == 1 else {"reports": [r.to_dict() for r in reports]}
         path.write_text(json.dumps(payload, indent=1) + "\n")
     return 0 if all(r.ok for r in reports) else 1
+
+
+def _fingerprint(report, label_file, rephrased_file, videos: bool) -> None:
+    """Fingerprints of a list without problems (entries + labels, as a run records them; the
+    videos' bytes if asked)."""
+    from tcclip.data.fingerprint import list_fingerprint, videos_fingerprint
+
+    if not report.ok:  # a list with bad lines or videos is fixed first; its digest would not last
+        return
+    report.fingerprint = list_fingerprint(report.annotation_list, label_file, rephrased_file)
+    if videos:
+        report.videos_fingerprint = videos_fingerprint(report.annotation_list, report.video_root)
+
+
+def run_fingerprint(args) -> int:
+    from tcclip.data.catalog import Catalog
+    from tcclip.data.fingerprint import benchmark_fingerprint, split_fingerprint
+
+    catalog = Catalog.load(args.catalog, roots=_pairs(args.root_of, "--root-of"), lists=_pairs(args.list, "--list"))
+    specs = [catalog.split(args.dataset, split, strict=False) for split in catalog.split_names(args.dataset)
+             if _has_list(catalog, args.dataset, split)]
+    record = {"dataset": args.dataset, "splits": {spec.key: split_fingerprint(spec) for spec in specs},
+              "benchmark": benchmark_fingerprint(specs[0].video_root) if specs else None}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"{args.dataset}: {len(specs)} lists fingerprinted -> {out}")
+    return 0
 
 
 def _has_list(catalog, dataset: str, split: str) -> bool:

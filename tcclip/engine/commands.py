@@ -62,7 +62,7 @@ def _print_metrics(metrics: dict) -> None:
 def cmd_train(args) -> int:
     from tcclip.engine.train import train_run
 
-    path = train_run(_resolve(args), resume=args.resume)
+    path = train_run(_resolve(args), resume=args.resume, retrain_on_change=args.retrain_on_change)
     print(path)
     return 0
 
@@ -122,7 +122,7 @@ def cmd_run(args) -> int:
     from tcclip.engine.train import train_run
 
     cfg = _resolve(args)
-    path = train_run(cfg, resume=args.resume)
+    path = train_run(cfg, resume=args.resume, retrain_on_change=args.retrain_on_change)
     ratios: list[float | None] = [None]
     if args.wiseft is not None and cfg.train.epochs:
         ratios.append(_wiseft_ratio(args.wiseft, cfg))
@@ -149,6 +149,13 @@ def cmd_pretrain(args) -> int:
 
 
 # ---------------------------------------------------------------- parser
+def _retrain_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--retrain-on-change", action="store_true",
+                        help="when the training lists, labels or initial weights differ from those the run "
+                             "recorded (RUN/inputs.json), train it again from the start instead of refusing "
+                             "to resume (the DAG passes it)")
+
+
 def add_commands(subparsers) -> None:
     train = subparsers.add_parser("train", help="fine-tune a model on a protocol task (resumes by default)",
                                   description="Train the run of a config; prints its run directory.")
@@ -156,6 +163,7 @@ def add_commands(subparsers) -> None:
     train.add_argument("--resume", default="auto", metavar="auto|never|PATH",
                        help="auto: continue from the run's checkpoints/last.pt if present (default); "
                             "never: start over; or a checkpoint file")
+    _retrain_arg(train)
     train.set_defaults(func=cmd_train, resumable=True)
 
     evaluate = subparsers.add_parser("evaluate", help="evaluate a run on its protocol's eval sets -> metrics.json",
@@ -172,6 +180,7 @@ def add_commands(subparsers) -> None:
     run = subparsers.add_parser("run", help="train + evaluate (+ WiSE-FT) in one process")
     _config_args(run)
     run.add_argument("--resume", default="auto", metavar="auto|never|PATH")
+    _retrain_arg(run)
     run.add_argument("--wiseft", nargs="?", const="protocol", default=None, metavar="RATIO")
     run.set_defaults(func=cmd_run, resumable=True)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as _dt
+import json
 import logging
 import platform
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -26,11 +28,13 @@ from tcclip.engine.checkpoint import BEST, LAST, atomic_write_json, load_checkpo
 from tcclip.config import config_hash, to_dict
 from tcclip.errors import TcclipError
 from tcclip.engine.metrics import aggregate_views, harmonic_mean, mean_std, topk_correct
-from tcclip.model.video_clip import VideoCLIP
 from tcclip.engine.predictions import predictions_path, video_frame, write_predictions
-from tcclip.engine.run_config import RunConfig, load_resolved, resolve_task, run_id, training_identity
+from tcclip.engine.run_config import (RunConfig, evaluation_settings, load_resolved, resolve_task, run_id,
+                                      training_identity)
 from tcclip.engine.runtime import Dist, configure_threads, seed_everything, setup_distributed
 from tcclip.engine.wiseft import wise_ft
+from tcclip.data.fingerprint import evaluation_data, source_fingerprint
+from tcclip.model.video_clip import VideoCLIP
 
 log = logging.getLogger("tcclip.engine.evaluate")
 METRICS_SCHEMA = 1
@@ -310,11 +314,42 @@ def code_version() -> dict:
             git = head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"tcclip": package, "git": git, "torch": torch.__version__, "python": platform.python_version()}
+    return {"tcclip": package, "sources": source_fingerprint(), "git": git, "torch": torch.__version__,
+            "python": platform.python_version()}
 
 
-def metrics_filename(wiseft: float | None) -> str:
-    return "metrics.json" if wiseft is None else f"metrics_wiseft{wiseft:g}.json"
+def metrics_filename(wiseft: float | None, changed: dict | None = None) -> str:
+    """metrics.json / metrics_wiseft<R>.json; an evaluation whose settings differ from the run's
+    config.yaml (``changed``: {"data.view_sampling": "deterministic"}) is named after them,
+    e.g. metrics_data.view_sampling=deterministic.json, and never replaces the run's own."""
+    stem = "metrics" if wiseft is None else f"metrics_wiseft{wiseft:g}"
+    if not changed:
+        return f"{stem}.json"
+    slug = re.sub(r"[^A-Za-z0-9._=,-]", "-", ",".join(f"{key}={value}" for key, value in sorted(changed.items())))
+    if len(slug) > 100:
+        slug = "overrides-" + config_hash(changed)
+    return f"{stem}_{slug}.json"
+
+
+def changed_settings(cfg: RunConfig, run_path: Path) -> dict:
+    """Evaluation settings of ``cfg`` that differ from the run's config.yaml (none without one)."""
+    config_file = run_path / "config.yaml"
+    if not config_file.is_file():
+        return {}
+    recorded = evaluation_settings(load_resolved(config_file))
+    return {key: value for key, value in evaluation_settings(cfg).items() if recorded.get(key) != value}
+
+
+def provenance(cfg: RunConfig, task, run_path: Path) -> dict:
+    """What a metrics file was computed from: the eval sets' and benchmark's fingerprints, the
+    evaluation settings, the trained run's recorded inputs and the code."""
+    inputs = run_path / "inputs.json"
+    return {
+        "data": evaluation_data(task.evals),
+        "evaluation": evaluation_settings(cfg),
+        "trained_on": json.loads(inputs.read_text()) if inputs.is_file() else None,
+        "code": code_version(),
+    }
 
 
 # ---------------------------------------------------------------- a whole run
@@ -324,7 +359,8 @@ def evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratios
     files) and each metrics file it writes (exclusive); a training of the run in progress stops it."""
     from tcclip.engine.runlock import run_lock
 
-    targets = [Path(out)] if out else [Path(run_path) / metrics_filename(r) for r in ratios]
+    changed = changed_settings(cfg, Path(run_path)) if cfg is not None else {}  # names the files it writes
+    targets = [Path(out)] if out else [Path(run_path) / metrics_filename(r, changed) for r in ratios]
     with run_lock(Path(run_path), "evaluation", outputs=targets, shared=True):
         return _evaluate_variants(run_path, cfg, ratios, out)
 
@@ -359,6 +395,7 @@ def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratio
     rows_by_model, scoring = evaluate_splits([model for model, _ in loaded], task.evals, cfg, rt, per_video)
     wall = time.perf_counter() - started
     train_info = _train_info(run_path) or ({"epochs": 0} if cfg.train.epochs == 0 else None)
+    changed, origin = changed_settings(cfg, run_path), provenance(cfg, task, run_path)
     written = []
     for ratio, (_, weights), by_key, videos in zip(ratios, loaded, rows_by_model, per_video):
         rows = [{"key": key, **row} for key, row in by_key.items()]
@@ -384,16 +421,17 @@ def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratio
             "summary": summarize(rows, [r["key"] for r in rows]),
             "train": train_info,
             "eval_wall_s": round(wall, 3),  # shared by the variants evaluated together
-            "evaluated_with": [metrics_filename(r) for r in ratios if r != ratio],
+            "evaluated_with": [metrics_filename(r, changed) for r in ratios if r != ratio],
             "eval_videos_scored": scoring["videos"],  # distinct videos: sets of one folder and class list share scores
             "eval_videos_per_s": round(scoring["videos"] / max(scoring["seconds"], 1e-9), 2),
             "config_hash": config_hash(training_identity(cfg)),
             "config": to_dict(cfg),
-            "code_version": code_version(),
+            "code_version": origin["code"],
+            "provenance": origin,
             "host": {"device": str(rt.device), "world_size": rt.world_size, "threads": threads},
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        target = Path(out) if out else run_path / metrics_filename(ratio)
+        target = Path(out) if out else run_path / metrics_filename(ratio, changed)
         if rt.is_main:  # the per-video lines first: a metrics file never lacks its predictions
             metrics["predictions"] = write_predictions(videos, predictions_path(target)).name
             atomic_write_json(metrics, target)
@@ -403,8 +441,6 @@ def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratio
 
 
 def _train_info(run_path: Path) -> dict | None:
-    import json
-
     path = run_path / "train.json"
     if not path.is_file():
         return None

@@ -39,6 +39,12 @@ OPERATIONAL = {
     "eval": {"batch_size", "workers", "checkpoint", "wiseft"},
 }
 
+# Settings that change an evaluation of the same trained weights (test views, which weights are
+# scored, unreadable videos): recorded in every metrics file; an evaluation that changes them
+# writes a metrics file of its own.
+EVALUATION_SETTINGS = (("data", "num_clips"), ("data", "num_crops"), ("data", "view_sampling"),
+                       ("data", "view_seed"), ("data", "on_error"), ("eval", "checkpoint"))
+
 
 @dataclass
 class ProtocolConfig:
@@ -301,6 +307,12 @@ def run_id(cfg: RunConfig) -> str:
 
 def run_dir(cfg: RunConfig) -> Path:
     return Path(cfg.output) / run_id(cfg)
+
+
+def evaluation_settings(cfg: RunConfig) -> dict:
+    """The EVALUATION_SETTINGS of a config, as {"data.num_clips": 2, ...}."""
+    data = to_dict(cfg)
+    return {f"{section}.{key}": data[section][key] for section, key in EVALUATION_SETTINGS}
 
 
 def to_yaml_dict(cfg: RunConfig) -> dict:

@@ -11,6 +11,7 @@ CPU). Data loader workers are not persistent for the same reason.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import sys
@@ -30,14 +31,18 @@ from tcclip.engine.checkpoint import (BEST, LAST, atomic_torch_save, atomic_writ
                                load_checkpoint, state_bytes)
 from tcclip.config import to_dict
 from tcclip.errors import TcclipError
+from tcclip.data.fingerprint import changes, training_inputs
 from tcclip.engine.mixup import mix_batch, soft_cross_entropy
 from tcclip.model.video_clip import VideoCLIP
 from tcclip.engine.optim import WarmupCosine, build_optimizer
-from tcclip.engine.run_config import RunConfig, TrainConfig, resolve_task, run_dir, run_id, select_key
+from tcclip.engine.run_config import (EVALUATION_SETTINGS, RunConfig, TrainConfig, resolve_task, run_dir, run_id,
+                               select_key)
 from tcclip.engine.runtime import (Dist, configure_threads, derived_seed, seed_everything, seed_worker, setup_distributed,
                             setup_logging)
 
 log = logging.getLogger("tcclip.engine.train")
+INPUTS = "inputs.json"
+"""A run's record of its training inputs' fingerprints (tcclip.data.fingerprint.training_inputs)."""
 
 
 class TrainingDiverged(TcclipError):
@@ -308,8 +313,9 @@ class Trainer:
 
 
 # ---------------------------------------------------------------- a whole run
-def load_initial_weights(model: nn.Module, source: str) -> None:
-    """train.init_from: a run directory (its checkpoints/last.pt) or a checkpoint file."""
+def load_initial_weights(model: nn.Module, source: str) -> dict:
+    """train.init_from: a run directory (its checkpoints/last.pt) or a checkpoint file; returns the
+    weights loaded."""
     path = Path(source)
     if path.is_dir():
         path = path / "checkpoints" / LAST
@@ -323,6 +329,7 @@ def load_initial_weights(model: nn.Module, source: str) -> None:
         raise TcclipError(f"train.init_from: {path} was trained with another model configuration ({len(missing)} "
                           f"missing, {len(unexpected)} unexpected, {len(mismatched)} mismatched parameters, e.g. {example})")
     model.load_state_dict(weights)
+    return weights
 
 
 def prepare_run(cfg: RunConfig, task=None) -> tuple[Path, object]:
@@ -331,29 +338,72 @@ def prepare_run(cfg: RunConfig, task=None) -> tuple[Path, object]:
     task = task or resolve_task(cfg)
     path = run_dir(cfg)
     path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), path / "config.yaml")
+    config = to_dict(cfg)
+    if (path / "config.yaml").is_file():  # the run's evaluation settings are those it was created with
+        config = keep_evaluation_settings(config, yaml.safe_load((path / "config.yaml").read_text()))
+    atomic_write_text(yaml.safe_dump(config, sort_keys=False), path / "config.yaml")
     return path, task
 
 
-def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
-    """Train the run of ``cfg`` (resuming where it stopped) and write train.json; returns the run dir.
-    The run folder is locked meanwhile: a second training or evaluation of it stops with one line."""
+def keep_evaluation_settings(config: dict, recorded: dict) -> dict:
+    """``config`` with the evaluation settings of ``recorded``: a later command with other views
+    writes its metrics to a file of its own (tcclip.engine.evaluate.metrics_filename), so config.yaml
+    keeps describing the run's metrics.json."""
+    for section, key in EVALUATION_SETTINGS:
+        if key in recorded.get(section, {}):
+            config[section][key] = recorded[section][key]
+    return config
+
+
+def check_inputs(path: Path, inputs: dict, resume: str, retrain_on_change: bool, rt: Dist) -> str:
+    """Compare a run's training inputs with those it recorded (inputs.json) before continuing it.
+    Changed: a one-line refusal, or, with ``retrain_on_change``, its training is discarded and
+    started over. Returns the resume mode to train with."""
+    recorded_file = path / INPUTS
+    if resume == "auto" and (path / "checkpoints" / LAST).is_file() and recorded_file.is_file():
+        changed = changes(json.loads(recorded_file.read_text()), inputs)
+        if changed and not retrain_on_change:
+            raise TcclipError(f"{path}: the training inputs changed since this run was trained "
+                              f"({'; '.join(changed)}); retrain it with --retrain-on-change "
+                              f"(or --resume never), or delete {path}")
+        if changed:
+            log.warning("%s: training inputs changed (%s): training it again", path, "; ".join(changed))
+            resume = "never"
+    elif resume == "auto" and (path / "checkpoints" / LAST).is_file():
+        log.warning("%s: no record of its training inputs (a run of an older tcclip): recording the current ones", path)
+    rt.barrier()  # every rank has read the record before it is replaced
+    if rt.is_main:
+        if resume == "never":
+            (path / "train.json").unlink(missing_ok=True)  # a kill during retraining leaves no stale result
+        atomic_write_json(inputs, recorded_file)
+    rt.barrier()
+    return resume
+
+
+def train_run(cfg: RunConfig, resume: str = "auto", retrain_on_change: bool = False) -> Path:
+    """Train the run of ``cfg`` (resuming where it stopped, unless its training inputs changed)
+    and write train.json; returns the run dir. The run folder is locked meanwhile: a second
+    training or evaluation of it stops with one line."""
     from tcclip.engine.runlock import run_lock
 
     with run_lock(run_dir(cfg), "training"):
-        return _train_run(cfg, resume)
+        return _train_run(cfg, resume, retrain_on_change)
 
 
-def _train_run(cfg: RunConfig, resume: str = "auto") -> Path:
+def _train_run(cfg: RunConfig, resume: str, retrain_on_change: bool) -> Path:
     rt = setup_distributed(cfg.train.device)
     threads = configure_threads()
     task = resolve_task(cfg)
     seed_everything(cfg.seed)  # model initialisation (prompt vectors, VP copies) is seeded too
     model = VideoCLIP.build(cfg.model)  # weights of another architecture fail here, before any output
+    init_state = None
     if cfg.train.epochs and cfg.train.init_from:
-        load_initial_weights(model, cfg.train.init_from)
+        init_state = load_initial_weights(model, cfg.train.init_from)
     path, _ = prepare_run(cfg, task)
     setup_logging(path / "train.log", rt.is_main)
+    inputs = training_inputs(task, cfg.model.backbone.weights, init_state, select_key(cfg, task),
+                             trained=cfg.train.epochs > 0)
+    resume = check_inputs(path, inputs, resume, retrain_on_change, rt)
     done = path / "train.json"
     log.info("run %s: task %s, seed %d, %s, %d threads, %d process(es)", path, task.name, cfg.seed, rt.device,
              threads, rt.world_size)
@@ -397,6 +447,7 @@ def _train_run(cfg: RunConfig, resume: str = "auto") -> Path:
             "videos_per_s": last.get("videos_per_s"),
             "best": result.best,
             "selection_set": key,
+            "inputs": inputs,
             "history": result.history,
         }, done)
     if not cfg.train.keep_optimizer_state:  # after train.json: a kill in between leaves the full file

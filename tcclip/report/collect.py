@@ -17,6 +17,7 @@ from tcclip.errors import TcclipError
 from tcclip.suite.plan import PlannedRun
 from tcclip.report.aggregate import RECORD_COLUMNS
 from tcclip.engine.predictions import hits, predictions_path, read_predictions
+from tcclip.report.provenance import check_provenance
 from tcclip.suite.tables import TableSpec
 
 
@@ -114,8 +115,10 @@ def _harmonic_means(spec: TableSpec, records: pd.DataFrame) -> pd.DataFrame:
 
 
 def collect(spec: TableSpec, runs: list[PlannedRun], runs_dir: Path, allow_partial: bool) -> tuple[pd.DataFrame, list[str]]:
-    """Records of a table and the list of missing metrics files (an error unless allow_partial)."""
-    rows, missing = [], []
+    """Records of a table and the list of missing metrics files (an error unless allow_partial).
+    The metrics must agree on their evaluation data and settings; what they were built from
+    is left in ``records.attrs["provenance"]`` (tcclip.report.provenance)."""
+    rows, missing, read = [], [], {}
     for run in runs:
         path = Path(runs_dir) / run.run_id / run.metrics_name
         try:
@@ -123,12 +126,15 @@ def collect(spec: TableSpec, runs: list[PlannedRun], runs_dir: Path, allow_parti
         except FileNotFoundError:
             missing.append(f"{path} (row {run.row!r}, seed {run.seed}{', ' + str(run.task_dict()) if run.task else ''})")
             continue
+        read[run.run_id if run.wise_ft is None else f"{run.run_id} ({run.metrics_name})"] = metrics
         rows += _column_records(spec, run, metrics)
     if missing and not allow_partial:
         raise TcclipError(f"table {spec.name}: {len(missing)} metrics files missing, e.g. {missing[0]}; "
                           "run the DAG, or pass allow_partial to render what exists")
+    origin = check_provenance(spec.name, read)
     records = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     hm = _harmonic_means(spec, records)
     if not hm.empty:
         records = pd.concat([records, hm], ignore_index=True)
+    records.attrs["provenance"] = origin
     return records, missing

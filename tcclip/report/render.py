@@ -10,6 +10,7 @@ import pandas as pd
 from tcclip.report import stats
 from tcclip.report.aggregate import cells, format_cell, format_delta, paired_deltas, per_seed
 from tcclip.report.differences import main_column, paper_delta, table_evidence
+from tcclip.report.provenance import provenance_line
 from tcclip.suite.tables import TableSpec
 
 # What each ± is, said wherever one is printed.
@@ -51,6 +52,9 @@ def render_markdown(spec: TableSpec, records: pd.DataFrame, scale: str, videos: 
     seed_values, table_cells, _ = table_frames(spec, records)
     evidence = table_evidence(spec, records, videos)
     lines = _main_table(spec, table_cells, scale)
+    built_from = provenance_line(records.attrs.get("provenance"))
+    if built_from:
+        lines.append(built_from)
     lines += _paper_convention(spec, seed_values)
     if evidence.comparisons:
         lines += _difference_tables(spec, evidence)

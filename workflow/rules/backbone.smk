@@ -2,7 +2,8 @@
 
 BACKBONE = WF.backbone
 WEIGHTS = BACKBONE["weights"]
-WEIGHTS_READY = WEIGHTS if BACKBONE.get("pretrain") else f"{LOGS}/weights_check.ok"
+# The weights' fingerprint, written once they are known to fit the architecture: runs depend on it.
+WEIGHTS_READY = f"{FINGERPRINTS}/weights.json"
 
 
 if BACKBONE.get("pretrain"):
@@ -24,17 +25,18 @@ if BACKBONE.get("pretrain"):
         shell:
             "TCCLIP_THREADS={threads} tcclip pretrain-clip --data {params.data} --out {output} arch={params.arch} {params.overrides} > {log} 2>&1"
 
-else:
 
-    rule check_weights:
-        # Load the file into the named architecture once: a wrong file fails here, not in every job.
-        input:
-            WEIGHTS,
-        output:
-            touch(f"{LOGS}/weights_check.ok"),
-        params:
-            arch=BACKBONE["arch"],
-        log:
-            f"{LOGS}/weights_check.log",
-        shell:
-            "tcclip check-weights --arch {params.arch} --weights {input} > {log} 2>&1"
+
+rule check_weights:
+    # Load the file into the named architecture once (a wrong file fails here, not in every job)
+    # and record its fingerprint.
+    input:
+        WEIGHTS,
+    output:
+        WEIGHTS_READY,
+    params:
+        arch=BACKBONE["arch"],
+    log:
+        f"{LOGS}/weights_check.log",
+    shell:
+        "tcclip check-weights --arch {params.arch} --weights {input} --out {output} > {log} 2>&1"

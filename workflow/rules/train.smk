@@ -22,6 +22,23 @@ PLAIN_IDS = sorted(set(RUNS) - set(WISE_IDS))
 LAUNCH = f"torchrun --standalone --nproc_per_node={WF.gpus} -m tcclip" if WF.gpus > 1 else "tcclip"
 
 
+def get_run_fingerprints(wildcards):
+    """The fingerprint files of the datasets a run trains or evaluates on, and of the weights."""
+    from tcclip.data.protocols import Protocol
+    from tcclip.suite.tables import load_table
+
+    run = RUNS[wildcards.run]
+    task = run.task_dict()
+    data = Protocol.load(load_table(run.table).protocol).data
+    if "dataset" in task:  # few-shot / base-to-novel: one dataset per task
+        datasets = {task["dataset"]}
+    elif "datasets" in data:
+        datasets = set(data["datasets"])
+    else:
+        datasets = {data["train"]["dataset"], *data.get("eval", {})}
+    return [f"{FINGERPRINTS}/data/{name}.json" for name in sorted(datasets)] + [WEIGHTS_READY]
+
+
 def _one_of(ids):
     # an alternation that matches no run id when the list is empty
     return "|".join(ids) if ids else "(?!)"
@@ -30,7 +47,7 @@ def _one_of(ids):
 rule train_and_evaluate:
     input:
         CATALOG_READY,
-        WEIGHTS_READY,
+        get_run_fingerprints,
     output:
         train=f"{RUNS_DIR}/{{run}}/train.json",
         metrics=f"{RUNS_DIR}/{{run}}/metrics.json",
@@ -51,8 +68,8 @@ rule train_and_evaluate:
         gpu=WF.gpus,
         runtime=60 * 24 if WF.scale == "paper" else 60,
     shell:
-        "TCCLIP_THREADS={threads} {params.launch} run --config {params.run_config} {params.overrides} "
-        "{params.wiseft} > {log} 2>&1"
+        "TCCLIP_THREADS={threads} {params.launch} run --retrain-on-change --config {params.run_config} "
+        "{params.overrides} {params.wiseft} > {log} 2>&1"
 
 
 # The same job for the runs tables also need WiSE-FT-ensembled at COMBINED_RATIO.
