@@ -354,6 +354,9 @@ def train_run(cfg: RunConfig, resume: str = "auto") -> Path:
     train_names = task.train.prompt_names(cfg.class_names)
     model.set_class_names(train_names)
     dataset = VideoDataset.from_split(task.train, cfg.data.replace(mode="train"))
+    if cfg.data.shuffle_labels:  # negative control: the training list only, never an eval set
+        dataset.shuffle_labels(cfg.seed)
+        log.info("data.shuffle_labels: the %d training labels are permuted (seed %d)", len(dataset), cfg.seed)
 
     validator = None
     key = select_key(cfg, task)

@@ -41,11 +41,21 @@ def _column_records(spec: TableSpec, run: PlannedRun, metrics: dict) -> list[tup
         for result in metrics["results"]:
             if column.metric in ("base", "novel"):
                 if result["key"] == column.metric:
-                    out.append((run.row, run.seed, column.name, task["subset"], float(result["top1"])))
+                    out.append((run.row, run.seed, column.name, task["subset"], float(result["top1"]),
+                                chance(result, "top1")))
             elif column.metric in ("top1", "top5") and result["dataset"] == column.dataset:
                 split = result["split"] if "shots" not in task or column.shots else f"k{task['shots']}"
-                out.append((run.row, run.seed, column.name, split, float(result[column.metric])))
+                out.append((run.row, run.seed, column.name, split, float(result[column.metric]),
+                            chance(result, column.metric)))
     return out
+
+
+def chance(result: dict, metric: str) -> float:
+    """A uniform guess's top-1 / top-5 (in %) on a result's class list; NaN when it is not recorded."""
+    classes = result.get("classes")
+    if not classes:
+        return float("nan")
+    return 100.0 * min(5 if metric == "top5" else 1, classes) / classes
 
 
 def _harmonic_means(spec: TableSpec, records: pd.DataFrame) -> pd.DataFrame:
@@ -82,7 +92,7 @@ def collect(spec: TableSpec, runs: list[PlannedRun], runs_dir: Path, allow_parti
     if missing and not allow_partial:
         raise TcclipError(f"table {spec.name}: {len(missing)} metrics files missing, e.g. {missing[0]}; "
                           "run the DAG, or pass allow_partial to render what exists")
-    records = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    records = pd.DataFrame(rows, columns=[*RECORD_COLUMNS, "chance"])  # chance: for the degenerate-column flag
     hm = _harmonic_means(spec, records)
     if not hm.empty:
         records = pd.concat([records, hm], ignore_index=True)
