@@ -155,9 +155,11 @@ def main() -> int:
         seconds = sum(h["seconds"] for h in trainer.history) + trainer.history_pending
         scores = measure(m, sets)
         m.set_class_names(train_names)
-        curve.append({"epoch": epoch, "updates": trainer.update, "seconds": round(seconds, 1), "scores": scores})
+        curve.append({"epoch": epoch, "updates": trainer.update, "seconds": round(seconds, 1),
+                      "train_loss": trainer.last_record["loss"], "scores": scores})
         print_row(f"epoch {epoch}", scores)
-        print(f"#   {trainer.update} updates, {seconds:.0f} s of training so far", flush=True)
+        print(f"#   {trainer.update} updates, {seconds:.0f} s of training so far, epoch's mean training loss "
+              f"{trainer.last_record['loss']:.3f} (last update {trainer.last_record['last_loss']:.3f})", flush=True)
         return None
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,7 +169,7 @@ def main() -> int:
 
         def timed_epoch(epoch, progress):
             record = original(epoch, progress)
-            trainer.history_pending = record["seconds"]
+            trainer.history_pending, trainer.last_record = record["seconds"], record
             return record
 
         trainer._train_epoch = timed_epoch
