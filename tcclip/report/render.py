@@ -59,9 +59,10 @@ def signal_warnings(spec: TableSpec, records: pd.DataFrame, seed_values: pd.Data
     trained = {r.name for r in spec.rows if r.train}
     deltas = paired_deltas(seed_values, untrained) if untrained else pd.DataFrame(columns=["row"])
     for row in [r.name for r in spec.rows if r.name in trained]:
-        titles = {c.name: c.title for c in spec.columns}
-        noise = [f"{titles[d.column]} {format_delta(d.delta, d.half_width)}" for d in deltas[deltas["row"] == row].itertuples()
-                 if d.column in titles and not math.isnan(d.half_width) and abs(d.delta) <= d.half_width]
+        found = {d.column: d for d in deltas[deltas["row"] == row].itertuples()}
+        noise = [f"{c.title} {format_delta(found[c.name].delta, found[c.name].half_width)}" for c in spec.columns
+                 if c.name in found and not math.isnan(found[c.name].half_width)
+                 and abs(found[c.name].delta) <= found[c.name].half_width]
         if noise:
             lines.append(f"**Warning — {row} is within noise of the untrained “{untrained}”** (paired 95% interval "
                          f"includes 0): {', '.join(noise)}.")
