@@ -109,6 +109,61 @@ def print_row(tag: str, scores: dict) -> None:
     print(f"{tag:>10} | " + " | ".join(parts) + f" | zs mean {sum(zs) / len(zs):5.1f}", flush=True)
 
 
+class CurveTrainer(Trainer):
+    """The suite's Trainer, keeping each epoch's record for the curve (loss, seconds)."""
+
+    last_record: dict = {}
+    trained_s: float = 0.0
+
+    def _train_epoch(self, epoch: int, progress) -> dict:
+        record = super()._train_epoch(epoch, progress)
+        self.last_record, self.trained_s = record, self.trained_s + record["seconds"]
+        return record
+
+
+def load_sets(cfg) -> dict:
+    """Every eval set of EVAL_SETS decoded once: key -> (video batches, labels, class names)."""
+    catalog = Catalog.load(cfg.protocol.catalog)
+    sets = {}
+    for dataset, split in EVAL_SETS:
+        spec = catalog.split(dataset, split)
+        videos, labels = decode(spec, cfg.data.replace(mode="test"), cfg.eval.batch_size)
+        sets[f"{dataset}/{split}"] = (videos, labels, spec.prompt_names(cfg.class_names))
+    return sets
+
+
+def train_curve(cfg, sets: dict) -> list[dict]:
+    """Scores before training and after every epoch of one run."""
+    task = resolve_task(cfg)
+    seed_everything(cfg.seed)
+    model = VideoCLIP.build(cfg.model)
+    curve = [{"epoch": 0, "updates": 0, "seconds": 0.0, "scores": measure(model, sets)}]
+    print_row("epoch 0", curve[0]["scores"])
+    train_names = task.train.prompt_names(cfg.class_names)
+    model.set_class_names(train_names)
+    dataset = VideoDataset.from_split(task.train, cfg.data.replace(mode="train"))
+    if cfg.data.shuffle_labels:  # as tcclip.train.train_run does
+        dataset.shuffle_labels(cfg.seed)
+    box: list[CurveTrainer] = []
+
+    def validator(m, epoch):
+        trainer, scores = box[0], measure(m, sets)
+        m.set_class_names(train_names)
+        loss = trainer.last_record
+        curve.append({"epoch": epoch, "updates": trainer.update, "seconds": round(trainer.trained_s, 1),
+                      "train_loss": loss["loss"], "scores": scores})
+        print_row(f"epoch {epoch}", scores)
+        print(f"#   {trainer.update} updates, {trainer.trained_s:.0f} s of training so far, epoch's mean training "
+              f"loss {loss['loss']:.3f} (last update {loss['last_loss']:.3f})", flush=True)
+        return None  # no best-epoch selection
+
+    with tempfile.TemporaryDirectory() as tmp:
+        box.append(CurveTrainer(model, dataset, len(train_names), cfg.train, cfg.seed, Path(tmp),
+                                setup_distributed("cpu"), validator=validator))
+        box[0].fit(resume="never")
+    return curve
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", required=True)
@@ -118,21 +173,12 @@ def main() -> int:
     parser.add_argument("--json", help="write the curve here too")
     parser.add_argument("overrides", nargs="*", help="key=value run-config overrides (train.lr=3e-4, data.num_frames=8)")
     args = parser.parse_args()
-
     overrides = [f"protocol.catalog={args.catalog}", f"model.preset={args.preset}",
                  f"model.backbone.weights={args.weights}", f"train.epochs={args.epochs}", *args.overrides]
     cfg = resolve_run_config(["embedded"], overrides)
     threads = configure_threads()
-    rt = setup_distributed("cpu")
-    task = resolve_task(cfg)
-    catalog = Catalog.load(cfg.protocol.catalog)
-    test_cfg = cfg.data.replace(mode="test")
     tic = time.perf_counter()
-    sets = {}
-    for dataset, split in EVAL_SETS:
-        spec = catalog.split(dataset, split)
-        videos, labels = decode(spec, test_cfg, cfg.eval.batch_size)
-        sets[f"{dataset}/{split}"] = (videos, labels, spec.prompt_names(cfg.class_names))
+    sets = load_sets(cfg)
     print(f"# {threads} thread(s); eval sets decoded in {time.perf_counter() - tic:.1f} s: "
           + ", ".join(f"{k} {len(v[1])} clips / {len(v[2])} classes" for k, v in sets.items()), flush=True)
     print("# train:", {k: getattr(cfg.train, k) for k in ("epochs", "lr", "warmup_epochs", "total_batch")},
@@ -140,41 +186,7 @@ def main() -> int:
     for key, (_, labels, names) in sets.items():
         ref = references(labels, names)
         print(f"# reference {key}: " + ", ".join(f"{k} {v:.1f}" for k, v in ref.items()), flush=True)
-
-    seed_everything(cfg.seed)
-    model = VideoCLIP.build(cfg.model)
-    curve = [{"epoch": 0, "updates": 0, "seconds": 0.0, "scores": measure(model, sets)}]
-    print_row("epoch 0", curve[0]["scores"])
-    train_names = task.train.prompt_names(cfg.class_names)
-    model.set_class_names(train_names)
-    dataset = VideoDataset.from_split(task.train, cfg.data.replace(mode="train"))
-    trainer_box: list[Trainer] = []
-
-    def validator(m, epoch):
-        trainer = trainer_box[0]
-        seconds = sum(h["seconds"] for h in trainer.history) + trainer.history_pending
-        scores = measure(m, sets)
-        m.set_class_names(train_names)
-        curve.append({"epoch": epoch, "updates": trainer.update, "seconds": round(seconds, 1),
-                      "train_loss": trainer.last_record["loss"], "scores": scores})
-        print_row(f"epoch {epoch}", scores)
-        print(f"#   {trainer.update} updates, {seconds:.0f} s of training so far, epoch's mean training loss "
-              f"{trainer.last_record['loss']:.3f} (last update {trainer.last_record['last_loss']:.3f})", flush=True)
-        return None
-
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(model, dataset, len(train_names), cfg.train, cfg.seed, Path(tmp), rt, validator=validator)
-        trainer.history_pending = 0.0
-        original = trainer._train_epoch
-
-        def timed_epoch(epoch, progress):
-            record = original(epoch, progress)
-            trainer.history_pending, trainer.last_record = record["seconds"], record
-            return record
-
-        trainer._train_epoch = timed_epoch
-        trainer_box.append(trainer)
-        trainer.fit(resume="never")
+    curve = train_curve(cfg, sets)
     if args.json:
         Path(args.json).write_text(json.dumps({"overrides": overrides, "curve": curve}, indent=1) + "\n")
     return 0
