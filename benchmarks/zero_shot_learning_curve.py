@@ -43,7 +43,7 @@ from tcclip.data.dataset import VideoDataset  # noqa: E402
 from tcclip.model.video_clip import VideoCLIP  # noqa: E402
 from tcclip.run_config import resolve_run_config, resolve_task, run_id  # noqa: E402
 from tcclip.runtime import configure_threads, seed_everything, setup_distributed  # noqa: E402
-from tcclip.train import Trainer  # noqa: E402
+from tcclip.train import Trainer, training_dataset  # noqa: E402
 
 EVAL_SETS = (("k400", "val"), ("hmdb51", "val1"), ("ucf101", "val1"), ("k600", "zs_split1"))
 
@@ -141,9 +141,7 @@ def train_curve(cfg, sets: dict) -> list[dict]:
     print_row("epoch 0", curve[0]["scores"])
     train_names = task.train.prompt_names(cfg.class_names)
     model.set_class_names(train_names)
-    dataset = VideoDataset.from_split(task.train, cfg.data.replace(mode="train"))
-    if cfg.data.shuffle_labels:  # as tcclip.train.train_run does
-        dataset.shuffle_labels(cfg.seed)
+    dataset = training_dataset(cfg, task)  # data.shuffle_labels applied, as in every run
     box: list[CurveTrainer] = []
 
     def validator(m, epoch):
