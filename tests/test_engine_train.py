@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from data_fixtures import synth_tiny  # noqa: F401
 from test_model import CLASSES, micro_model
 from tcclip.engine.checkpoint import LAST, load_checkpoint
 from tcclip.engine.mixup import MixConfig
@@ -137,3 +138,47 @@ def test_init_from_another_runs_weights(tmp_path):
     other = micro_model(text__prompt="learnable")  # no VP block: another model configuration
     with pytest.raises(TcclipError, match="another model configuration"):
         load_initial_weights(other, str(tmp_path / "zero_shot" / "checkpoints" / LAST))  # a checkpoint file
+
+
+def test_shuffled_labels_permute_the_training_list_only(tmp_path, monkeypatch, synth_tiny):
+    """data.shuffle_labels (negative control): train_run hands the Trainer the training list with
+    its labels permuted across videos, seeded by the run seed; eval sets and run ids of configs
+    that do not set it are untouched."""
+    from tcclip.engine import train as train_module
+    from tcclip.data.annotations import read_annotation_list
+    from tcclip.data.dataset import VideoDataset
+    from tcclip.engine.run_config import resolve_run_config, resolve_task, run_id
+
+    catalog = synth_tiny / "catalog.yaml"
+    base = [f"protocol.catalog={catalog}", "model.preset=vifi_clip", "model.backbone.weights=null",
+            f"output={tmp_path / 'runs'}", "train.epochs=1"]
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(self, model, dataset, *args, **kwargs):
+        seen["labels"] = dataset.labels
+        raise Stop
+
+    monkeypatch.setattr(train_module.Trainer, "__init__", capture)
+    labels = {}
+    for seed in (1, 2):
+        cfg = resolve_run_config(["embedded"], [*base, "data.shuffle_labels=true", f"seed={seed}"])
+        with pytest.raises(Stop):
+            train_module.train_run(cfg)
+        labels[seed] = seen["labels"]
+    cfg = resolve_run_config(["embedded"], base)
+    task = resolve_task(cfg)
+    original = [e.label for e in read_annotation_list(task.train.annotation_list)]
+    for permuted in labels.values():
+        assert sorted(permuted) == sorted(original)  # class frequencies kept
+        assert sum(a != b for a, b in zip(permuted, original)) > len(original) // 2  # most videos relabelled
+    assert labels[1] != labels[2]  # seeded per run
+    shuffled = resolve_run_config(["embedded"], [*base, "data.shuffle_labels=true"])
+    for spec in resolve_task(shuffled).evals.values():  # evaluation lists keep their labels
+        assert VideoDataset.from_split(spec, shuffled.data.replace(mode="test")).labels == \
+            [e.label for e in read_annotation_list(spec.annotation_list)]
+    assert run_id(shuffled) != run_id(cfg)
+    assert run_id(resolve_run_config(["embedded"], [*base, "data.shuffle_labels=null"])) == run_id(cfg)
+

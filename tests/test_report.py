@@ -143,3 +143,39 @@ def test_task_restrictions_by_protocol_and_by_table():
     assert seeds == {("hmdb51", 8)}  # the table's own entry wins
     summarization = {r.task_dict()["shots"] for r in plan_table("summarization", wf)}
     assert summarization == {2, 8}  # no entry of its own: the protocol's
+
+
+def _two_row_table():
+    from tcclip.suite.tables import Column, Row, TableSpec
+
+    return TableSpec(title="t", protocol="zero_shot", seeds=[1, 2, 3], baseline=None, columns=[
+        Column("easy", dataset="a", metric="top5"), Column("hard", dataset="b"), Column("mid", dataset="c")],
+        rows=[Row("Untrained", preset="vanilla_clip", train=False), Row("Tuned", preset="vifi_clip")])
+
+
+def test_degenerate_column_is_flagged_and_informative_ones_are_not():
+    spec = _two_row_table()
+    rows = []
+    for seed, jitter in zip((1, 2, 3), (-0.5, 0.0, 0.5)):
+        rows += [("Untrained", seed, "easy", "s1", 99.0, 31.25), ("Tuned", seed, "easy", "s1", 99.5 + jitter, 31.25),
+                 ("Untrained", seed, "hard", "s1", 6.0, 6.25), ("Tuned", seed, "hard", "s1", 7.0 + jitter, 6.25),
+                 ("Untrained", seed, "mid", "s1", 50.0, 5.0), ("Tuned", seed, "mid", "s1", 60.0 + jitter, 5.0)]
+    text = render_markdown(spec, pd.DataFrame(rows, columns=["row", "seed", "column", "split", "value", "chance"]),
+                           "embedded")
+    flagged = [line for line in text.splitlines() if "degenerate column" in line]
+    assert len(flagged) == 2
+    assert "column easy:" in flagged[0] and "(31.2%)" in flagged[0]  # near 100%
+    assert "column hard:" in flagged[1] and "(6.2%)" in flagged[1]  # near chance
+    # Tuned beats Untrained on "mid" by 10 points, on "hard" by 1.0 [-0.2, +2.2]: within noise there only
+    (noise,) = [line for line in text.splitlines() if "within noise" in line]
+    assert "Tuned" in noise and "hard +1.0" in noise and "mid" not in noise
+
+
+def test_a_tuned_row_clear_of_the_untrained_one_prints_no_warning():
+    spec = _two_row_table()
+    rows = [(name, seed, column, "s1", value + seed, 20.0) for seed in (1, 2, 3)
+            for name, value in (("Untrained", 40.0), ("Tuned", 50.0)) for column in ("easy", "hard", "mid")]
+    rows = [(n, s, c, sp, v if n == "Tuned" else 40.0, ch) for n, s, c, sp, v, ch in rows]
+    text = render_markdown(spec, pd.DataFrame(rows, columns=["row", "seed", "column", "split", "value", "chance"]),
+                           "embedded")
+    assert "Warning" not in text

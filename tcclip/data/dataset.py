@@ -56,6 +56,10 @@ class DataConfig:
     scales          train: multi-scale crop scales of the short side
     color_jitter_p  train: probability of colour jitter (brightness/contrast/saturation/hue)
     grayscale_p     train: probability of converting the clip to greyscale
+    shuffle_labels  negative control: the training list's labels are permuted across its
+                    videos (seeded by the run's seed) so that no video keeps a label it
+                    shows; evaluation lists are never touched. None/False: off (None keeps
+                    the run ids of configs that do not set it)
     """
 
     mode: Literal["train", "test"] = "train"
@@ -76,6 +80,7 @@ class DataConfig:
     saturation: float = 0.4
     hue: float = 0.1
     grayscale_p: float = 0.2
+    shuffle_labels: bool | None = None
 
     @classmethod
     def paper(cls, **overrides) -> "DataConfig":
@@ -156,6 +161,13 @@ class VideoDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def shuffle_labels(self, seed: int) -> None:
+        """Negative control (``data.shuffle_labels``): permute the labels across the videos,
+        seeded by the run's seed. Class frequencies stay; which video shows which class is lost."""
+        labels = [entry.label for entry in self.entries]
+        order = np.random.default_rng([seed, 0x5EED]).permutation(len(labels))
+        self.entries = [dataclasses.replace(e, label=labels[j]) for e, j in zip(self.entries, order)]
 
     @property
     def labels(self) -> list[int]:

@@ -332,6 +332,18 @@ def load_initial_weights(model: nn.Module, source: str) -> dict:
     return weights
 
 
+def training_dataset(cfg: RunConfig, task):
+    """The task's training videos, with ``data.shuffle_labels`` (negative control) applied: the
+    training list only, never an evaluation set."""
+    from tcclip.data.dataset import VideoDataset
+
+    dataset = VideoDataset.from_split(task.train, cfg.data.replace(mode="train"))
+    if cfg.data.shuffle_labels:
+        dataset.shuffle_labels(cfg.seed)
+        log.info("data.shuffle_labels: the %d training labels are permuted (seed %d)", len(dataset), cfg.seed)
+    return dataset
+
+
 def prepare_run(cfg: RunConfig, task=None) -> tuple[Path, object]:
     """Check everything that can be checked before training (task, data files, selection set),
     create the run directory and write its resolved config.yaml. Returns (run dir, task)."""
@@ -417,7 +429,7 @@ def _train_run(cfg: RunConfig, resume: str, retrain_on_change: bool) -> Path:
 
     train_names = task.train.prompt_names(cfg.class_names)
     model.set_class_names(train_names)
-    dataset = VideoDataset.from_split(task.train, cfg.data.replace(mode="train"))
+    dataset = training_dataset(cfg, task)
 
     validator = None
     key = select_key(cfg, task)

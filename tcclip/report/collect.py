@@ -53,8 +53,17 @@ def _column_results(spec: TableSpec, run: PlannedRun, metrics: dict):
 
 
 def _column_records(spec: TableSpec, run: PlannedRun, metrics: dict) -> list[tuple]:
-    return [(run.row, run.seed, column.name, split, float(result[metric]))
+    """(row, seed, column, split, value, chance) of each value the run gives the table."""
+    return [(run.row, run.seed, column.name, split, float(result[metric]), chance(result, metric))
             for column, split, metric, result in _column_results(spec, run, metrics)]
+
+
+def chance(result: dict, metric: str) -> float:
+    """A uniform guess's top-1 / top-5 (in %) on a result's class list; NaN when it is not recorded."""
+    classes = result.get("classes")
+    if not classes:
+        return float("nan")
+    return 100.0 * min(5 if metric == "top5" else 1, classes) / classes
 
 
 def _video_records(spec: TableSpec, run: PlannedRun, metrics: dict, frame: pd.DataFrame) -> list[pd.DataFrame]:
@@ -132,7 +141,7 @@ def collect(spec: TableSpec, runs: list[PlannedRun], runs_dir: Path, allow_parti
         raise TcclipError(f"table {spec.name}: {len(missing)} metrics files missing, e.g. {missing[0]}; "
                           "run the DAG, or pass allow_partial to render what exists")
     origin = check_provenance(spec.name, read)
-    records = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    records = pd.DataFrame(rows, columns=[*RECORD_COLUMNS, "chance"])  # chance: for the degenerate-column flag
     hm = _harmonic_means(spec, records)
     if not hm.empty:
         records = pd.concat([records, hm], ignore_index=True)

@@ -45,6 +45,37 @@ def table_frames(spec: TableSpec, records: pd.DataFrame) -> tuple[pd.DataFrame, 
     return seed_values, table_cells, deltas
 
 
+DEGENERATE_MARGIN = 2.0  # points: a column whose every row is this close to 100% or to chance is flagged
+
+
+def signal_warnings(spec: TableSpec, records: pd.DataFrame, seed_values: pd.DataFrame, table_cells: pd.DataFrame) -> list[str]:
+    """Warnings under a table that cannot show what it exists to show: a column where every row
+    is within DEGENERATE_MARGIN of 100% or of chance, and a fine-tuned row whose paired 95%
+    interval over seeds against the untrained row (``train: false``) includes 0."""
+    lines = []
+    chance = records.groupby("column")["chance"].mean().to_dict() if "chance" in records else {}
+    for column in spec.columns:
+        level = (sum(chance.get(p, math.nan) for p in column.mean_of) / len(column.mean_of)
+                 if column.mean_of else chance.get(column.name, math.nan))
+        means = table_cells.loc[table_cells["column"] == column.name, "mean"]
+        near = (means >= 100 - DEGENERATE_MARGIN) | ((means - level).abs() <= DEGENERATE_MARGIN)
+        if len(means) and near.all():
+            lines.append(f"**Warning — degenerate column {column.title}:** every row is within {DEGENERATE_MARGIN:g} "
+                         f"points of 100% or of chance ({level:.1f}%); it cannot tell the rows apart.")
+    untrained = next((r.name for r in spec.rows if not r.train), None)
+    trained = {r.name for r in spec.rows if r.train}
+    deltas = paired_deltas(seed_values, untrained) if untrained else pd.DataFrame(columns=["row"])
+    for row in [r.name for r in spec.rows if r.name in trained]:
+        found = {d.column: d for d in deltas[deltas["row"] == row].itertuples()}
+        noise = [f"{c.title} {format_delta(found[c.name].delta, found[c.name].half_width)}" for c in spec.columns
+                 if c.name in found and not math.isnan(found[c.name].half_width)
+                 and abs(found[c.name].delta) <= found[c.name].half_width]
+        if noise:
+            lines.append(f"**Warning — {row} is within noise of the untrained “{untrained}”** (paired 95% interval "
+                         f"includes 0): {', '.join(noise)}.")
+    return lines
+
+
 def render_markdown(spec: TableSpec, records: pd.DataFrame, scale: str, videos: pd.DataFrame | None = None,
                     notes: list[str] = ()) -> str:
     """The table, ours in the paper's convention, the differences with both intervals, power
@@ -55,6 +86,7 @@ def render_markdown(spec: TableSpec, records: pd.DataFrame, scale: str, videos: 
     built_from = provenance_line(records.attrs.get("provenance"))
     if built_from:
         lines.append(built_from)
+    lines += signal_warnings(spec, records, seed_values, table_cells)
     lines += _paper_convention(spec, seed_values)
     if evidence.comparisons:
         lines += _difference_tables(spec, evidence)
