@@ -1,6 +1,6 @@
 """Data commands of the ``tcclip`` CLI.
 
-  tcclip synth --out DIR [--seed N] [--size tiny|small|default|large] [--workers N]
+  tcclip synth --out DIR [--seed N] [--size tiny|small|default|large] [--workers N] [--reversal-extra]
   tcclip data check LIST --root DIR [--labels FILE] [--backend decord|pyav] [--decode ...] [--report FILE]
   tcclip data check --catalog CATALOG --dataset NAME [--split NAME ...] [--root-of NAME=DIR ...]
   tcclip data index ROOT --out LIST [--labels FILE|NAME] [--relative-to DIR] [--labels-out FILE]
@@ -24,6 +24,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--size", default="default", help="tiny | small | default | large (default: default)")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: min(2, CPUs))")
     synth.add_argument("--no-images", action="store_true", help="skip the image-caption pretraining set")
+    synth.add_argument("--reversal-extra", action="store_true",
+                       help="also write the time-reversal-pair set as dataset ssv2_reversal (off by default)")
     synth.add_argument("--quiet", action="store_true")
     synth.set_defaults(func=run_synth)
 
@@ -81,7 +83,7 @@ def run_synth(args) -> int:
 
     say = (lambda message: None) if args.quiet else (lambda message: print(f"tcclip synth: {message}", file=sys.stderr))
     manifest = generate(args.out, seed=args.seed, size=args.size, workers=args.workers,
-                        images=not args.no_images, progress=say)
+                        images=not args.no_images, progress=say, reversal_extra=args.reversal_extra)
     if not args.quiet:
         sets = ", ".join(f"{name} {info['classes']} classes" for name, info in manifest["datasets"].items())
         print(f"wrote {manifest['videos']} videos, {manifest['images']} images ({sets}) to {args.out} "
