@@ -59,10 +59,14 @@ def render_set(n: int, seed: int, frames: int, style: RelationalStyle, train: bo
     return torch.stack(clips), labels
 
 
+def vision_config(variant: str) -> VisionConfig:
+    """The embedded scale's settings: 8 context tokens for TC, the local/global bias off for frame-wise."""
+    return VisionConfig(temporal=variant, num_context=8 if variant == "tc" else 0, local_global_bias=variant != "frame")
+
+
 @torch.no_grad()
 def video_features(clip, variant: str, videos: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    encoder = TemporalVisionEncoder(clip.visual, VisionConfig(temporal=variant, num_context=8 if variant == "tc" else 0,
-                                                              local_global_bias=variant != "frame"))
+    encoder = TemporalVisionEncoder(clip.visual, vision_config(variant))
     return torch.cat([encoder(clip.visual, videos[i : i + batch]).video for i in range(0, len(videos), batch)])
 
 
@@ -80,6 +84,28 @@ def linear_probe(train_x, train_y, test_x, steps: int, num_classes: int, seed: i
         optim.step()
     with torch.no_grad():
         return head(xt).argmax(1).numpy()
+
+
+def finetune(args, variant: str, train_v, train_y, test_v, num_classes: int) -> np.ndarray:
+    """The vision encoder (CLIP's ViT + the variant's parameters) and a linear head trained
+    together for ``args.finetune`` steps on the video feature; predicted test labels."""
+    torch.manual_seed(args.seed)
+    clip = build_clip(BackboneConfig(arch=args.arch, weights=args.clip))
+    encoder = TemporalVisionEncoder(clip.visual, vision_config(variant))
+    head = torch.nn.Linear(clip.visual.output_dim, num_classes)
+    optim = torch.optim.AdamW([{"params": [*clip.visual.parameters(), *encoder.parameters()], "lr": args.lr},
+                               {"params": head.parameters(), "lr": 10 * args.lr}], weight_decay=0.01)
+    rng = np.random.default_rng(args.seed)
+    target = torch.as_tensor(train_y)
+    clip.train()
+    for _ in range(args.finetune):
+        batch = torch.as_tensor(rng.choice(len(train_v), size=args.batch, replace=False))
+        optim.zero_grad()
+        torch.nn.functional.cross_entropy(head(encoder(clip.visual, train_v[batch]).video), target[batch]).backward()
+        optim.step()
+    clip.eval()
+    with torch.no_grad():
+        return torch.cat([head(encoder(clip.visual, test_v[i : i + 64]).video) for i in range(0, len(test_v), 64)]).argmax(1).numpy()
 
 
 def report(variant: str, predicted: np.ndarray, truth: np.ndarray, seconds: float) -> str:
@@ -103,6 +129,10 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--diameter", nargs=2, type=float, default=list(RelationalStyle().diameter))
     parser.add_argument("--distractors", nargs=2, type=int, default=list(RelationalStyle().distractors))
+    parser.add_argument("--finetune", type=int, default=0, metavar="STEPS",
+                        help="instead of a linear head on frozen features, fine-tune encoder + head this many steps")
+    parser.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate of the encoder (head: 10x)")
+    parser.add_argument("--batch", type=int, default=32, help="fine-tuning batch (clips)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("TCCLIP_THREADS", "1")))
@@ -111,14 +141,20 @@ def main(argv=None) -> int:
     train_v, train_y = render_set(args.train, args.seed, args.frames, style, train=True)
     test_v, test_y = render_set(args.test, args.seed, args.frames, style, train=False)
     num_classes = len(relational_classes())
-    print(f"{style}; {args.train} training / {args.test} held-out clips, T={args.frames}, {args.steps} steps; "
+    how = f"fine-tune {args.finetune} steps, batch {args.batch}, lr {args.lr}" if args.finetune else \
+        f"linear head on frozen features, {args.steps} steps"
+    print(f"{style}; {args.train} training / {args.test} held-out clips, T={args.frames}, {how}; "
           f"rendered in {time.perf_counter() - start:.0f} s; chance {100 / num_classes:.2f}% "
           f"(colour relation 25%, shape relation 25%)", flush=True)
     clip = build_clip(BackboneConfig(arch=args.arch, weights=args.clip)).eval()
     for variant in args.variants:
         start = time.perf_counter()
-        features = video_features(clip, variant, torch.cat([train_v, test_v]))
-        predicted = linear_probe(features[: args.train], train_y, features[args.train :], args.steps, num_classes, args.seed)
+        if args.finetune:
+            predicted = finetune(args, variant, train_v, train_y, test_v, num_classes)
+        else:
+            features = video_features(clip, variant, torch.cat([train_v, test_v]))
+            predicted = linear_probe(features[: args.train], train_y, features[args.train :], args.steps, num_classes,
+                                     args.seed)
         print(report(variant, predicted, test_y, time.perf_counter() - start), flush=True)
     return 0
 

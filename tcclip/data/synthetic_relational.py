@@ -134,8 +134,8 @@ def shot_bounds(num_frames: int) -> np.ndarray:
 class RelationalStyle:
     """Difficulty knobs (calibrated with benchmarks/relational_probe.py)."""
 
-    diameter: tuple[float, float] = (12.0, 20.0)  # object diameter range, px (72-px frames)
-    distractors: tuple[int, int] = (2, 4)  # small shapes on the whole clip, inclusive range
+    diameter: tuple[float, float] = (14.0, 22.0)  # object diameter range, px (72-px frames)
+    distractors: tuple[int, int] = (1, 3)  # small shapes on the whole clip, inclusive range
     drift: float = 0.6  # max px per frame an object moves inside its shot
 
 
