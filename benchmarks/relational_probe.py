@@ -105,7 +105,8 @@ def finetune(args, variant: str, train_v, train_y, test_v, num_classes: int) -> 
         optim.step()
     clip.eval()
     with torch.no_grad():
-        return torch.cat([head(encoder(clip.visual, test_v[i : i + 64]).video) for i in range(0, len(test_v), 64)]).argmax(1).numpy()
+        logits = [head(encoder(clip.visual, test_v[i : i + 64]).video) for i in range(0, len(test_v), 64)]
+    return torch.cat(logits).argmax(1).numpy()
 
 
 def report(variant: str, predicted: np.ndarray, truth: np.ndarray, seconds: float) -> str:

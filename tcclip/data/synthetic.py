@@ -348,10 +348,11 @@ class SynthBenchmark:
 
     def _write_ssv2(self, dataset: str = "ssv2") -> None:
         self._labels(dataset, self.ssv2_sets[dataset])
+        folder, lists = f"{dataset}_splits", self.lists[dataset]
         for name in ("train", "validation"):
-            self._split_file(f"{dataset}_splits", name, self.lists[dataset][name])
+            self._split_file(folder, name, lists[name])
         for k in self.size.shots:
-            self._split_file(f"{dataset}_splits", f"train1_few_shot_{k}", k_shot(self.lists[dataset]["train"], k, self.seed))
+            self._split_file(folder, f"train1_few_shot_{k}", k_shot(lists["train"], k, self.seed))
 
     # which lists base-to-novel draws from, per dataset: (training pool, validation set)
     B2N_SOURCES = {"k400": ("train", "val"), "hmdb51": ("train1", "val1"), "ucf101": ("train1", "val1"),
