@@ -5,7 +5,8 @@ a command's handler is stored as ``func`` on its parser and receives the parsed 
 A TcclipError is printed as one line (no traceback) and exits with status 2; so are the
 machine's faults (full disk, read-only or missing folder, permissions, a data-loader worker
 that died: tcclip.system_errors). Ctrl-C exits with 130, SIGTERM (a scheduler's time limit)
-with 143, each with one line; a command whose parser sets ``resumable`` says it resumes.
+with 143, each with one line; a command whose parser sets ``resumable`` says it resumes, one
+that sets ``after_interrupt`` (args -> str) says what it left behind.
 """
 
 from __future__ import annotations
@@ -68,8 +69,13 @@ def _fail(line: str) -> int:
 
 
 def _interrupted(args, terminated: bool) -> int:
-    then = "rerun the same command to resume" if getattr(args, "resumable", False) else \
-        "rerun the same command to start it again"
+    after = getattr(args, "after_interrupt", None)  # a command's own word on what it left behind
+    if after is not None:
+        then = after(args)
+    elif getattr(args, "resumable", False):
+        then = "rerun the same command to resume"
+    else:
+        then = "rerun the same command to start it again"
     what = "terminated (SIGTERM)" if terminated else "interrupted"
     print(f"tcclip: {what}; {then}", file=sys.stderr)
     return 143 if terminated else 130

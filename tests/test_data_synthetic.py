@@ -38,7 +38,8 @@ def test_layout_and_manifest(synth_tiny):
     assert manifest["seed"] == TINY_SEED and manifest["size"] == "tiny" and manifest["version"] >= 1
     assert manifest["videos"] == len(list((synth_tiny / "videos").rglob("*.mp4")))
     assert manifest["datasets"]["k400"]["classes"] == TINY.classes[0]
-    assert manifest["datasets"]["ssv2"]["chance"] == pytest.approx(1 / 14, abs=1e-4)
+    assert manifest["datasets"]["ssv2"]["chance"] == pytest.approx(1 / 16, abs=1e-4)  # relational classes
+    assert "ssv2_reversal" not in manifest["datasets"]  # the reversal set is an extra, off by default
     assert len(lines(synth_tiny / "splits/k400_splits/train.txt")) == manifest["datasets"]["k400"]["splits"]["train"]
 
 
@@ -146,7 +147,7 @@ def test_zero_shot_targets_recombine_training_words(synth_tiny):
     assert all(set(m.phrase.split()) <= train_words for m in MOTIONS)
 
 
-def test_ssv2_classes_are_exact_time_reversals():
+def test_reversal_extra_classes_are_exact_time_reversals():
     for pair in range(3):
         forward = render_reversal(ReversalClass(pair, False), 16, np.random.default_rng(11))
         backward = render_reversal(ReversalClass(pair, True), 16, np.random.default_rng(11))

@@ -1,6 +1,6 @@
 """`tcclip synth`: render the embedded-scale synthetic video benchmark, or check a rendered one.
 
-  tcclip synth --out DIR [--seed N] [--size tiny|small|default|large] [--workers N]
+  tcclip synth --out DIR [--seed N] [--size tiny|small|default|large] [--workers N] [--reversal-extra]
   tcclip synth --verify DIR
 
 Heavy imports happen inside the handler so that ``tcclip --help`` stays fast.
@@ -22,8 +22,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--size", default="default", help="tiny | small | default | large (default: default)")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: min(2, CPUs))")
     synth.add_argument("--no-images", action="store_true", help="skip the image-caption pretraining set")
+    synth.add_argument("--reversal-extra", action="store_true",
+                       help="also write the time-reversal-pair set as dataset ssv2_reversal (off by default)")
     synth.add_argument("--quiet", action="store_true")
-    synth.set_defaults(func=run_synth)
+    # Ctrl-C / SIGTERM: generate() has stopped its workers and removed its staging folder by then
+    synth.set_defaults(func=run_synth,
+                       after_interrupt=lambda args: f"{args.out} holds what it held before (rerun to render)")
 
 
 def run_synth(args) -> int:
@@ -40,12 +44,8 @@ def run_synth(args) -> int:
     from tcclip.synth.generator import generate
 
     say = (lambda message: None) if args.quiet else (lambda message: print(f"tcclip synth: {message}", file=sys.stderr))
-    try:
-        manifest = generate(args.out, seed=args.seed, size=args.size, workers=args.workers,
-                            images=not args.no_images, progress=say)
-    except KeyboardInterrupt:  # workers and staging are cleaned up by then
-        print(f"tcclip: interrupted; {args.out} holds what it held before (rerun to render)", file=sys.stderr)
-        return 130
+    manifest = generate(args.out, seed=args.seed, size=args.size, workers=args.workers,
+                        images=not args.no_images, progress=say, reversal_extra=args.reversal_extra)
     if not args.quiet:
         sets = ", ".join(f"{name} {info['classes']} classes" for name, info in manifest["datasets"].items())
         print(f"wrote {manifest['videos']} videos, {manifest['images']} images ({sets}) to {args.out} "

@@ -21,8 +21,13 @@ Datasets (named after the real dataset whose role they play):
   splits val1..3 (and their complements train1..3), K-shot lists from train1.
 * ``k600`` zero-shot target built like K-600's: a pool of novel classes, three splits each
   taking a different subset of them with its own label file.
-* ``ssv2`` SSv2-like: exact time-reversal pairs ("moving something up"/"down"); any
-  order-blind model is capped at 50%.
+* ``ssv2`` SSv2-like: 16 relational classes ("same colour and two shapes"): four shots
+  whose objects' colours and shapes relate in a way only a comparison of frames reveals;
+  every single frame has the same distribution in every class, so a frame-wise model is
+  at chance by construction (tcclip/data/synthetic_relational.py says why).
+* ``ssv2_reversal`` (only with ``reversal_extra``): the former SSv2-like set of exact
+  time-reversal pairs ("moving something up"/"down"), on which every order-blind model
+  of the suite is at chance; train/validation and few-shot lists, no base-to-novel.
 * base-to-novel splits of k400, hmdb51, ucf101 and ssv2: half the classes base, three
   K-shot training subsets s1..s3 of the base classes, base_val and novel_val.
 
@@ -55,6 +60,14 @@ from tcclip.data.errors import DataError
 from tcclip.data.index import build_index
 from tcclip.data.splits import base_novel_classes, k_shot, relabel
 from tcclip.synth.files import FINGERPRINT_RULE, MANIFEST, BenchmarkFolder, digest_tree, fingerprint
+from tcclip.synth.relational import (
+    RELATIONS,
+    RelationalClass,
+    relation_phrase,
+    relational_classes,
+    render_relational,
+    word_covering_split,
+)
 from tcclip.synth.render import IMAGE_SIDE, POSITIONS, VIDEO_SIDE, render_composed, render_image, render_reversal
 from tcclip.synth.vocab import (
     COLOURS,
@@ -72,7 +85,7 @@ from tcclip.data.video import write_video
 GENERATOR = "tcclip-synth"
 GENERATOR_VERSION = 2  # 2: same bytes on every CPU, stored PNGs, manifest lists its files
 FPS = 10
-DATASET_IDS = {"k400": 1, "hmdb51": 2, "ucf101": 3, "k600": 4, "ssv2": 5, "images": 6}
+DATASET_IDS = {"k400": 1, "hmdb51": 2, "ucf101": 3, "k600": 4, "ssv2": 5, "images": 6, "ssv2_reversal": 7}
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ SIZES: dict[str, SynthSize] = {
 class VideoJob:
     path: str  # absolute output path
     dataset: str
-    cls: ComposedClass | ReversalClass
+    cls: ComposedClass | ReversalClass | RelationalClass
     class_index: int
     instance: int
     seed: int
@@ -122,10 +135,7 @@ class VideoJob:
 def _render_video(job: VideoJob) -> int:
     rng = np.random.default_rng([job.seed, DATASET_IDS[job.dataset], job.class_index, job.instance])
     num_frames = int(rng.integers(job.frames[0], job.frames[1] + 1))
-    if isinstance(job.cls, ReversalClass):
-        frames = render_reversal(job.cls, num_frames, rng)
-    else:
-        frames = render_composed(job.cls, num_frames, rng)
+    frames = _renderer(job.cls)(job.cls, num_frames, rng)
     write_video(job.path, frames, fps=FPS, crf=18)
     return num_frames
 
@@ -134,8 +144,13 @@ def render_job_frames(job: VideoJob) -> np.ndarray:
     """The exact frames a job writes (for tests comparing decoded with rendered pixels)."""
     rng = np.random.default_rng([job.seed, DATASET_IDS[job.dataset], job.class_index, job.instance])
     num_frames = int(rng.integers(job.frames[0], job.frames[1] + 1))
-    render = render_reversal if isinstance(job.cls, ReversalClass) else render_composed
-    return render(job.cls, num_frames, rng)
+    return _renderer(job.cls)(job.cls, num_frames, rng)
+
+
+def _renderer(cls) -> Callable:
+    if isinstance(cls, RelationalClass):
+        return render_relational
+    return render_reversal if isinstance(cls, ReversalClass) else render_composed
 
 
 @dataclass(frozen=True)
@@ -182,7 +197,7 @@ def _ignore_interrupts() -> None:
 class SynthBenchmark:
     """Plans, renders and writes the benchmark; ``generate()`` does it all."""
 
-    def __init__(self, out: str | Path, seed: int = 0, size: str = "default"):
+    def __init__(self, out: str | Path, seed: int = 0, size: str = "default", reversal_extra: bool = False):
         if size not in SIZES:
             raise DataError(f"synthetic size {size!r}: expected one of {', '.join(SIZES)}")
         self.out = Path(out)
@@ -192,6 +207,9 @@ class SynthBenchmark:
         self.size = SIZES[size]
         n_train, n_hmdb, n_ucf, n_k600, shared = self.size.classes
         self.plan: ClassPlan = plan_classes(self.seed, n_train, n_hmdb, n_ucf, n_k600, shared)
+        self.ssv2_sets = {"ssv2": relational_classes()}  # dataset -> classes of the SSv2-like sets
+        if reversal_extra:  # the former SSv2-like set (time-reversal pairs), an optional extra
+            self.ssv2_sets["ssv2_reversal"] = self.plan.ssv2
         self.video_jobs: list[VideoJob] = []
         self.lists: dict[str, dict[str, list[Annotation]]] = {}  # dataset -> split -> entries
         self.counts: dict[str, dict] = {}
@@ -220,15 +238,20 @@ class SynthBenchmark:
         # K-600-like: one pool of novel classes; splits choose class subsets
         self.lists["k600"] = {"pool": [self._job("k600", f"train/{cls.slug}_{n:03d}.mp4", cls, i, n)
                                        for i, cls in enumerate(self.plan.k600) for n in range(s.k600_per_class)]}
-        # SSv2-like: numbered files in a seeded order so names do not give the class away
+        for dataset, classes in self.ssv2_sets.items():
+            self.lists[dataset] = self._plan_numbered(dataset, classes)
+
+    def _plan_numbered(self, dataset: str, classes: list) -> dict[str, list[Annotation]]:
+        """SSv2-like: numbered files in a seeded order so names do not give the class away."""
+        s = self.size
         per_class = s.ssv2_train + s.ssv2_val
-        numbers = np.random.default_rng([self.seed, DATASET_IDS["ssv2"], 0]).permutation(len(self.plan.ssv2) * per_class)
+        numbers = np.random.default_rng([self.seed, DATASET_IDS[dataset], 0]).permutation(len(classes) * per_class)
         train, val = [], []
-        for i, cls in enumerate(self.plan.ssv2):
+        for i, cls in enumerate(classes):
             for n in range(per_class):
-                entry = self._job("ssv2", f"{100000 + int(numbers[i * per_class + n])}.mp4", cls, i, n)
+                entry = self._job(dataset, f"{100000 + int(numbers[i * per_class + n])}.mp4", cls, i, n)
                 (train if n < s.ssv2_train else val).append(entry)
-        self.lists["ssv2"] = {"train": sorted(train, key=lambda e: e.path), "validation": sorted(val, key=lambda e: e.path)}
+        return {"train": sorted(train, key=lambda e: e.path), "validation": sorted(val, key=lambda e: e.path)}
 
     def _target_splits(self, dataset: str, pool: list[Annotation], num_classes: int) -> dict[str, list[Annotation]]:
         out = {}
@@ -299,7 +322,8 @@ class SynthBenchmark:
         for dataset in ("hmdb51", "ucf101"):
             self._write_target(dataset)
         self._write_k600()
-        self._write_ssv2()
+        for dataset in self.ssv2_sets:
+            self._write_ssv2(dataset)
         for dataset in ("k400", "hmdb51", "ucf101", "ssv2"):
             self._write_base2novel(dataset)
         self._write_catalog()
@@ -357,21 +381,26 @@ class SynthBenchmark:
             self._split_file("k600_splits", f"zs_split{split}_eval", relabel(pool, chosen))
         self.lists["k600"].update({f"zs_split{i + 1}": relabel(pool, c) for i, c in enumerate(chosen_sets)})
 
-    def _write_ssv2(self) -> None:
-        self._labels("ssv2", self.plan.ssv2)
+    def _write_ssv2(self, dataset: str = "ssv2") -> None:
+        self._labels(dataset, self.ssv2_sets[dataset])
+        folder, lists = f"{dataset}_splits", self.lists[dataset]
         for name in ("train", "validation"):
-            self._split_file("ssv2_splits", name, self.lists["ssv2"][name])
+            self._split_file(folder, name, lists[name])
         for k in self.size.shots:
-            self._split_file("ssv2_splits", f"train1_few_shot_{k}", k_shot(self.lists["ssv2"]["train"], k, self.seed))
+            self._split_file(folder, f"train1_few_shot_{k}", k_shot(lists["train"], k, self.seed))
 
     # which lists base-to-novel draws from, per dataset: (training pool, validation set)
     B2N_SOURCES = {"k400": ("train", "val"), "hmdb51": ("train1", "val1"), "ucf101": ("train1", "val1"),
                    "ssv2": ("train", "validation")}
 
     def _write_base2novel(self, dataset: str) -> None:
-        classes = getattr(self.plan, dataset)
+        classes = self.ssv2_sets[dataset] if dataset in self.ssv2_sets else getattr(self.plan, dataset)
         n = len(classes)
-        base, novel = base_novel_classes(n, (n + 1) // 2, seed=self.seed * 1000 + DATASET_IDS[dataset])
+        seed = self.seed * 1000 + DATASET_IDS[dataset]
+        if dataset == "ssv2":  # novel relational classes must recombine phrases seen in base classes
+            base, novel = word_covering_split(classes, (n + 1) // 2, seed)
+        else:
+            base, novel = base_novel_classes(n, (n + 1) // 2, seed=seed)
         self._labels(f"{dataset}_base", [classes[i] for i in base])
         self._labels(f"{dataset}_novel", [classes[i] for i in novel])
         pool_name, val_name = self.B2N_SOURCES[dataset]
@@ -433,6 +462,11 @@ class SynthBenchmark:
             out["b2n_novel_val"] = with_labels(f"{folder}/novel_val.txt", f"{name}_novel")
             return out
 
+        def numbered(name):  # the SSv2-like sets' train/validation and few-shot lists
+            folder = f"splits/{name}_splits"
+            return {"train": f"{folder}/train.txt", "validation": f"{folder}/validation.txt",
+                    **{f"train1_few_shot_{k}": f"{folder}/train1_few_shot_{k}.txt" for k in self.size.shots}}
+
         def target(name):
             splits = {f"{kind}{i}": f"splits/{name}_splits/{kind}{i}.txt" for kind in ("val", "train") for i in (1, 2, 3)}
             splits.update({f"train1_few_shot_{k}": f"splits/{name}_splits/train1_few_shot_{k}.txt" for k in self.size.shots})
@@ -450,12 +484,13 @@ class SynthBenchmark:
                                  for i in (1, 2, 3)} | {"pool": "splits/k600_splits/pool.txt"}),
                 "hmdb51": dataset("SynthHMDB (HMDB-51-like zero-shot target)", "hmdb51", target("hmdb51")),
                 "ucf101": dataset("SynthUCF (UCF-101-like zero-shot target)", "ucf101", target("ucf101")),
-                "ssv2": dataset("SynthSSv2 (time-reversal pairs, SSv2-like)", "ssv2",
-                                {"train": "splits/ssv2_splits/train.txt", "validation": "splits/ssv2_splits/validation.txt",
-                                 **{f"train1_few_shot_{k}": f"splits/ssv2_splits/train1_few_shot_{k}.txt" for k in self.size.shots},
-                                 **b2n("ssv2")}, hflip=False),
+                "ssv2": dataset("SynthSSv2 (relations between frames, SSv2-like)", "ssv2",
+                                {**numbered("ssv2"), **b2n("ssv2")}, hflip=False),
             },
         }
+        if "ssv2_reversal" in self.ssv2_sets:
+            catalog["datasets"]["ssv2_reversal"] = dataset("SynthSSv2-reversal (time-reversal pairs, optional extra)",
+                                                           "ssv2_reversal", numbered("ssv2_reversal"), hflip=False)
         header = "# Written by `tcclip synth`; paths are relative to this file. See tcclip/data/catalog.py.\n"
         (self.root / "catalog.yaml").write_text(header + yaml.safe_dump(catalog, sort_keys=False, width=120))
 
@@ -482,6 +517,7 @@ class SynthBenchmark:
             "images": num_images,
             "vocabulary": {"colours": list(COLOURS), "shapes": list(SHAPES), "sizes": list(IMAGE_SIZES),
                            "motions": [m.phrase for m in MOTIONS],
+                           "relations": [relation_phrase(r.key, a) for a in ("colour", "shape") for r in RELATIONS],
                            "reversal_pairs": [[p.forward, p.backward] for p in REVERSAL_PAIRS]},
             "datasets": {
                 "k400": info("k400", self.plan.k400, {k: lists["k400"][k] for k in ("train", "val")}),
@@ -490,8 +526,12 @@ class SynthBenchmark:
                 "k600": {**info("k600", self.plan.k600, lists["k600"]),
                          "chance": round(1 / self.size.k600_split_classes, 4),
                          "split_classes": self.size.k600_split_classes},
-                "ssv2": info("ssv2", self.plan.ssv2, lists["ssv2"],
-                             note="classes are time-reversal pairs: an order-blind model is capped at 50%"),
+                "ssv2": info("ssv2", self.ssv2_sets["ssv2"], lists["ssv2"],
+                             note="classes relate what different frames show: every single frame has the same "
+                                  "distribution in every class (a sum of per-frame scores cannot separate them)"),
+                **({"ssv2_reversal": info("ssv2_reversal", self.ssv2_sets["ssv2_reversal"], lists["ssv2_reversal"],
+                                          note="time-reversal pairs: every order-blind model is at chance")}
+                   if "ssv2_reversal" in self.ssv2_sets else {}),
             },
             "base2novel": self.counts.get("base2novel", {}),
             "shared_target_classes": {
@@ -499,8 +539,9 @@ class SynthBenchmark:
                 "ucf101&k600": len({c.name for c in self.plan.ucf101} & {c.name for c in self.plan.k600}),
                 "hmdb51&k600": len({c.name for c in self.plan.hmdb51} & {c.name for c in self.plan.k600}),
             },
-            "class_names": {name: [c.name for c in getattr(self.plan, name)]
-                            for name in ("k400", "hmdb51", "ucf101", "k600", "ssv2")},
+            "class_names": {**{name: [c.name for c in getattr(self.plan, name)]
+                               for name in ("k400", "hmdb51", "ucf101", "k600")},
+                            **{name: [c.name for c in classes] for name, classes in self.ssv2_sets.items()}},
         }
 
 
@@ -532,7 +573,7 @@ def rerender(out: str | Path, video: str | Path) -> np.ndarray:
     """
     out = Path(out)
     manifest = json.loads((out / "manifest.json").read_text())
-    bench = SynthBenchmark(out, manifest["seed"], manifest["size"])
+    bench = SynthBenchmark(out, manifest["seed"], manifest["size"], "ssv2_reversal" in manifest["datasets"])
     bench.plan_videos()
     wanted = Path(video) if Path(video).is_absolute() else out / video
     for job in bench.video_jobs:
@@ -542,7 +583,10 @@ def rerender(out: str | Path, video: str | Path) -> np.ndarray:
 
 
 def generate(out: str | Path, seed: int = 0, size: str = "default", workers: int | None = None,
-             images: bool = True, progress: Callable[[str], None] | None = None) -> dict:
-    """Render the benchmark into ``out``; returns the manifest (plus "seconds")."""
+             images: bool = True, progress: Callable[[str], None] | None = None, reversal_extra: bool = False) -> dict:
+    """Render the benchmark into ``out``; returns the manifest (plus "seconds").
+
+    ``reversal_extra`` also writes the time-reversal-pair set as dataset ``ssv2_reversal``.
+    """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    return SynthBenchmark(out, seed, size).generate(workers=workers, images=images, progress=progress)
+    return SynthBenchmark(out, seed, size, reversal_extra).generate(workers=workers, images=images, progress=progress)
