@@ -3,9 +3,11 @@
 #   workflow/slurm/local_cluster.sh COMMAND [ARGS...]
 # Installs Debian's slurm-wlm, slurmdbd, munge and mariadb-server with apt when missing
 # (needs root), writes the configuration for this machine's cores and memory (`slurmd -C`)
-# into a fresh temporary directory (nothing under /etc is changed), starts munged, mariadbd,
-# slurmdbd, slurmctld and slurmd on 127.0.0.1, waits until the node is idle, runs COMMAND
-# with SLURM_CONF exported, and stops every daemon it started when it exits, whatever happens.
+# into a fresh temporary directory (nothing under /etc is changed; munged uses its default
+# socket in /run/munge unless one is already running, slurmd links /run/slurm/conf to its
+# copy of the config), starts munged, mariadbd, slurmdbd, slurmctld and configless slurmd
+# on 127.0.0.1, waits until the node is idle, runs COMMAND with SLURM_CONF exported, and
+# stops every job and daemon it started when it exits, whatever happens.
 # slurmdbd + a private mariadb give `sacct` real job records (without slurmdbd, sacct of
 # Slurm 22.05 has no data at all: accounting_storage/none disables it).
 # Where apt or the daemons cannot start, it prints one line "slurm rehearsal skipped: ..."
@@ -32,6 +34,8 @@ stop_all() {
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         kill -9 "$pid" 2>/dev/null || true
     done
+    [[ $(readlink /run/slurm/conf 2>/dev/null) == "$DIR"/* ]] && rm -f /run/slurm/conf
+    rmdir /run/slurm /run/munge 2>/dev/null || true
     [[ -n ${TCCLIP_SLURM_KEEP:-} ]] || rm -rf "$DIR"
 }
 trap stop_all EXIT
@@ -61,15 +65,17 @@ start() {
 wait_for() {  # wait_for SECONDS WHAT CMD...: poll CMD until it succeeds
     local seconds=$1 what=$2; shift 2
     for _ in $(seq $((seconds * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-    tail -n 5 "$DIR"/*.log "$DIR"/*.out 2>/dev/null >&2 || true
+    tail -n 5 "$DIR"/*.out >&2 2>/dev/null || true
     skip "$what did not come up within ${seconds}s"
 }
 
-start_munge() {
+start_munge() {   # on munge's default socket: configless slurmd asks for its config before it has one
+    if munge --no-input >/dev/null 2>&1; then return 0; fi   # this machine's munged: use it
+    mkdir -p /run/munge
     mungekey --create --keyfile="$DIR/munge.key" >/dev/null 2>&1 || skip "mungekey failed"
-    start munged munged --foreground --force --socket="$DIR/munge.socket" --key-file="$DIR/munge.key" \
+    start munged munged --foreground --force --key-file="$DIR/munge.key" \
         --pid-file="$DIR/munged.pid" --log-file="$DIR/munged.log" --seed-file="$DIR/munged.seed"
-    wait_for 10 munged munge --socket="$DIR/munge.socket" --no-input
+    wait_for 10 munged munge --no-input
 }
 
 start_database() {
@@ -94,7 +100,6 @@ write_configs() {
         "$(dirname "$0")/slurm.conf.in" >"$DIR/slurm.conf"
     cat >"$DIR/slurmdbd.conf" <<EOF
 AuthType=auth/munge
-AuthInfo=socket=$DIR/munge.socket
 DbdHost=localhost
 DbdAddr=127.0.0.1
 DbdPort=$DBD_PORT
@@ -119,7 +124,7 @@ start_slurm() {
     start slurmctld slurmctld -D -i
     wait_for 30 slurmctld scontrol ping
     CTLD_UP=1
-    start slurmd slurmd -D -N "$NODE_NAME"
+    start slurmd env -u SLURM_CONF slurmd -D -N "$NODE_NAME" --conf-server "127.0.0.1:$CTLD_PORT"
     wait_for 60 "node $NODE_NAME (idle)" bash -c "[[ \$(sinfo -h -n $NODE_NAME -o %t) == idle ]]"
 }
 
