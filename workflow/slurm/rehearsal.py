@@ -115,8 +115,8 @@ class Interrupter:
             if run is None or run in self.done or len(self.done) == 2 or not mid_training(run):
                 continue
             if not self.done and len(running) == 2:   # node full: every running job is preempted
-                sh("sbatch", "-p", "urgent", "-c", "2", "--mem", "100", "-t", "2", "--job-name", "urgent",
-                   "--wrap", "sleep 5")
+                sh("sbatch", "--output", f"{OUT}/slurm-%j.out", "-p", "urgent", "-c", "2", "--mem", "100",
+                   "-t", "2", "--job-name", "urgent", "--wrap", "sleep 5")
                 self.done[run] = "preempted"
                 self.jobs[run] = job
             elif self.done:
@@ -197,10 +197,12 @@ def check_resumed(interrupted: dict[str, str], jobs: dict[str, str]) -> None:
 
 def preemption_without_requeue() -> str:
     """What the profile's slurm-requeue avoids: a job without --requeue ends PREEMPTED."""
-    victim = sh("sbatch", "--parsable", "-c", "2", "--mem", "100", "-t", "2", "--wrap", "sleep 60").strip()
+    victim = sh("sbatch", "--output", f"{OUT}/slurm-%j.out", "--parsable", "-c", "2", "--mem", "100",
+                "-t", "2", "--wrap", "sleep 60").strip()
     while "RUNNING" not in sh("squeue", "-h", "-j", victim, "-o", "%T"):
         time.sleep(POLL_S)
-    sh("sbatch", "--parsable", "-p", "urgent", "-c", "2", "--mem", "100", "-t", "1", "--wrap", "sleep 1")
+    sh("sbatch", "--output", f"{OUT}/slurm-%j.out", "--parsable", "-p", "urgent", "-c", "2", "--mem", "100",
+       "-t", "1", "--wrap", "sleep 1")
     for _ in range(60):
         state = sh("sacct", "-X", "-n", "-P", "-j", victim, "-o", "State").strip()
         if state not in ("RUNNING", "PENDING", ""):
