@@ -6,12 +6,14 @@ It checks, and fails with the reason otherwise, that
   * every row of the zero-shot table is filled (`tcclip table zero_shot --check`);
   * sacct lists every job with the CPUs, memory and time limit Snakemake declared for it,
     and every job was submitted with --nodes=1 (scontrol: NumNodes=1-1);
-  * a training killed with scancel mid-training resumes from its checkpoint (the profile's
-    `retries` resubmits it);
   * a training preempted by a higher-priority partition, on a cluster that does not requeue
     by default (JobRequeue=0), is requeued by Slurm (the profile's `slurm-requeue`) and
-    resumes from its checkpoint, while the same preemption ends a job submitted without
-    --requeue as PREEMPTED (the state the plugin would wait on forever);
+    resumes from its checkpoint within the same call, while the same preemption ends a job
+    submitted without --requeue as PREEMPTED (the state the plugin would wait on forever);
+  * a training killed with scancel mid-training resumes from its checkpoint when the
+    workflow is run again. Plugin 2.8.0 reads its sacct state "CANCELLED by <uid>" as still
+    running, so the first call waits on it: once no job is left in Slurm for STUCK_S
+    seconds, the rehearsal stops Snakemake (SIGINT) as a user would, and runs it again;
   * a second call of the workflow has nothing to do.
 Only the site's sizes are swapped in a copy of the profile (partition, memory, CPUs per
 GPU job): executor, retries, requeue, nodes and every rule's threads and runtime are the
