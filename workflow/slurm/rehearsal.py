@@ -108,8 +108,9 @@ class Interrupter:
 
     def step(self) -> None:
         for job in slurm_jobs("PENDING"):   # a running job shows its allocation, not its request
-            if job not in self.nodes:
-                self.nodes[job] = re.search(r"NumNodes=(\S+)", sh("scontrol", "show", "job", job)).group(1)
+            record = sh("scontrol", "show", "job", job)
+            if job not in self.nodes and "Restarts=0" in record:   # a requeued job shows NumNodes=1
+                self.nodes[job] = re.search(r"NumNodes=(\S+)", record).group(1)
         running = slurm_jobs("RUNNING")
         for job, comment in running.items():
             match = re.search(r"rule_train_and_evaluate\w*_wildcards_([0-9a-f]{12})", comment)
