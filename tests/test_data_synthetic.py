@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from PIL import Image
 from tcclip.data.annotations import load_class_names, read_annotation_list
 from tcclip.data.catalog import Catalog
 from tcclip.data.splits import k_shot
-from tcclip.synth.generator import SIZES, SynthBenchmark, render_image_pixels, render_job_frames, rerender
+from tcclip.synth.generator import SIZES, SynthBenchmark, generate, render_image_pixels, render_job_frames, rerender
 from tcclip.synth.files import LOCK_NAME, digest_tree, fingerprint, verify
 from tcclip.synth.render import render_reversal
 from tcclip.synth.vocab import COLOURS, MOTIONS, SHAPES, ReversalClass
@@ -288,3 +289,14 @@ def test_yuv420p_conversion_is_bt601_limited_range():
     assert np.abs(yuv[:, 8:10].reshape(2, -1) - cb_means).max() <= 0.5 + 1e-3
     grey = rgb_to_yuv420p(np.full((2, 2, 3), 128, np.uint8))
     assert grey.ravel().tolist() == [126, 126, 126, 126, 128, 128]
+
+
+@pytest.mark.slow
+def test_the_default_benchmark_has_the_readme_fingerprint(tmp_path):
+    """The README states the default benchmark's fingerprint so that a user can check theirs
+    with `tcclip synth --verify`; a generator change that moves it must update the README."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    stated = re.search(r"has the fingerprint[^`]*```\n(sha256:[0-9a-f]{64})\n```", readme)
+    assert stated, "README.md: no fingerprint of the default benchmark after 'has the fingerprint'"
+    manifest = generate(tmp_path / "bench", seed=0, size="default", workers=2, images=True)
+    assert manifest["fingerprint"] == stated.group(1)
