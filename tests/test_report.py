@@ -118,15 +118,19 @@ def test_plan_shares_runs_across_rows_tables_and_untrained_seeds():
     assert all(r.overrides[-1] == "train.epochs=0" for r in vanilla) and len({r.run_id for r in vanilla}) == 1
 
 
-def test_runs_take_their_own_thread_count():
+def test_thread_counts_live_in_the_profiles_not_in_the_workflow_configs():
     import yaml
 
-    from tcclip.suite.plan import load_workflow_config
-
-    embedded = load_workflow_config(yaml.safe_load(open("workflow/config/synthetic.yaml")))
-    assert (embedded.threads, embedded.threads_per_run) == (2, 1)  # one-thread runs side by side
-    paper = load_workflow_config(yaml.safe_load(open("workflow/config/paper.yaml")))
-    assert paper.threads_per_run == paper.threads
+    for name in ("synthetic", "smoke", "paper"):
+        config = yaml.safe_load(open(f"workflow/config/{name}.yaml"))
+        assert not {"threads", "run_threads"} & set(config), name
+    # the paper scale's profiles give its jobs the same counts (the rules' own are the embedded
+    # scale's: one-thread runs side by side); the default profile sets none, or it would
+    # override theirs (a workflow profile wins over --profile, key by key)
+    slurm, gpu, default = (yaml.safe_load(open(f"workflow/profiles/{profile}/config.yaml"))
+                           for profile in ("slurm", "gpu", "default"))
+    assert slurm["set-threads"] == gpu["set-threads"] and slurm["set-threads"]["train_and_evaluate"] == 8
+    assert "set-threads" not in default and "latency-wait" not in default
 
 
 def test_task_restrictions_by_protocol_and_by_table():

@@ -47,17 +47,10 @@ class WorkflowConfig:
     tables_dir: str = "results/tables"
     figures_dir: str = "results/figures"
     allow_partial: bool = False
-    threads: int = 2
-    """Threads of the set-up jobs (synthesis, pretraining, figures)."""
-    run_threads: int | None = None
-    """Threads of each training/evaluation job (default: ``threads``). One at the embedded
-    scale: tiny models use a second thread poorly, so two one-thread runs side by side finish
-    ~1.5x sooner than the same two runs one after the other on two threads each."""
     gpus: int = 0
-
-    @property
-    def threads_per_run(self) -> int:
-        return self.run_threads or self.threads
+    """GPUs of each training job (a DDP training over them when more than one); evaluations take one."""
+    # Thread counts are not here: they belong to the machine, and live in the Snakemake
+    # profiles (workflow/profiles/*/config.yaml, set-threads) and the rules' defaults.
 
 
 @dataclass(frozen=True)

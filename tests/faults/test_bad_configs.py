@@ -61,11 +61,11 @@ def test_weights_of_another_architecture(synth_tiny, tmp_path, capsys):  # noqa:
 
 def test_snakemake_dry_run_fails_fast_on_a_bad_workflow_config(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("scale: embedded\nrun_config: embedded\ncatalog: x\nbackbone: {arch: a, weights: w}\nthreads: two\n")
+    bad.write_text("scale: embedded\nrun_config: embedded\ncatalog: x\nbackbone: {arch: a, weights: w}\ngpus: two\n")
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     snakemake = shutil.which("snakemake", path=env["PATH"])
     result = subprocess.run([snakemake, "-n", "--configfile", str(bad), "--directory", str(REPO), "all"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
-    assert "threads" in result.stderr + result.stdout and "two" in result.stderr + result.stdout
+    assert "gpus" in result.stderr + result.stdout and "two" in result.stderr + result.stdout

@@ -1,6 +1,6 @@
 """The README's commands run as written: every line of its ```bash blocks, every inline
 `snakemake ...` of its prose, and every command in a comment of the shipped workflow
-files (workflow/config/*.yaml, workflow/profiles/*/config.yaml, Snakefile).
+files (workflow/config/*.yaml, workflow/profiles/*/config.yaml, workflow/Snakefile).
 
 How each is exercised (from the repository root, as a user would type it):
 - `snakemake ...` as a dry run (`-n` added): the argument order, the profile, the config
@@ -60,7 +60,7 @@ def documented_commands() -> list[tuple[str, str]]:
     """(where, command line), in the order a reader meets them."""
     readme = (ROOT / "README.md").read_text()
     commands = [("README.md", line) for line in bash_block_lines(readme) + inline_snakemake(readme)]
-    shipped = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "config").glob("*.yaml")),
+    shipped = [ROOT / "workflow" / "Snakefile", *sorted((ROOT / "workflow" / "config").glob("*.yaml")),
                *sorted((ROOT / "workflow" / "profiles").glob("*/config.yaml"))]
     for path in shipped:
         commands += [(str(path.relative_to(ROOT)), line) for line in comment_commands(path)]
@@ -82,7 +82,7 @@ def test_the_extraction_finds_the_commands_the_readme_is_known_to_hold():
     commands = [" ".join(shlex.split(line, comments=True)) for _, line in documented_commands()]
     assert "make zero-shot" in commands and "tcclip plan" in commands and "snakemake -n all" in commands
     paper = ", ".join(where for where, line in documented_commands() if "paper.yaml" in line)
-    for place in ("README.md", "workflow/config/paper.yaml", "workflow/profiles/slurm/config.yaml", "Snakefile"):
+    for place in ("README.md", "workflow/config/paper.yaml", "workflow/profiles/slurm/config.yaml", "workflow/Snakefile"):
         assert place in paper  # every place that shows a paper-scale command
 
 

@@ -1,30 +1,24 @@
 # The CLIP weights: pretrained by the DAG at the embedded scale, a user's file at the paper scale.
 
-BACKBONE = WF.backbone
-WEIGHTS = BACKBONE["weights"]
-# The weights' fingerprint, written once they are known to fit the architecture: runs depend on it.
-WEIGHTS_READY = f"{FINGERPRINTS}/weights.json"
 
-
-if BACKBONE.get("pretrain"):
+if PRETRAIN:
 
     rule pretrain_clip:
         input:
             CATALOG_READY,
         output:
             WEIGHTS,
-        params:
-            data=WF.synthetic["out"],
-            arch=BACKBONE["arch"],
-            overrides=" ".join(BACKBONE.get("pretrain_overrides", [])),
         log:
             f"{LOGS}/pretrain_clip.log",
         benchmark:
             f"{BENCH}/pretrain_clip.tsv"
-        threads: WF.threads
+        threads: 2
+        params:
+            data=get_synthetic_data,
+            arch=BACKBONE["arch"],
+            overrides=PRETRAIN_OVERRIDES,
         shell:
             "TCCLIP_THREADS={threads} tcclip pretrain-clip --data {params.data} --out {output} arch={params.arch} {params.overrides} > {log} 2>&1"
-
 
 
 rule check_weights:
@@ -34,9 +28,11 @@ rule check_weights:
         WEIGHTS,
     output:
         WEIGHTS_READY,
-    params:
-        arch=BACKBONE["arch"],
     log:
         f"{LOGS}/weights_check.log",
+    benchmark:
+        f"{BENCH}/weights_check.tsv"
+    params:
+        arch=BACKBONE["arch"],
     shell:
         "tcclip check-weights --arch {params.arch} --weights {input} --out {output} > {log} 2>&1"

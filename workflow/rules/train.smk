@@ -3,45 +3,6 @@
 # A run that tables also need WiSE-FT-ensembled gets both weight sets scored on the same
 # decoded videos in that job. A job re-run after its metrics were deleted retrains nothing:
 # the run resumes at its last epoch and only evaluates.
-import shlex
-from collections import Counter
-
-
-def _run_overrides(wildcards):
-    return " ".join(shlex.quote(item) for item in RUNS[wildcards.run].overrides)
-
-
-_wise_counts = Counter(run.wise_ft for runs in PLANS.values() for run in runs if run.wise_ft is not None)
-COMBINED_RATIO = f"{_wise_counts.most_common(1)[0][0]:g}" if _wise_counts else None
-WISE_IDS = sorted({run.run_id for runs in PLANS.values() for run in runs
-                   if run.wise_ft is not None and f"{run.wise_ft:g}" == COMBINED_RATIO})
-PLAIN_IDS = sorted(set(RUNS) - set(WISE_IDS))
-
-
-# A job with several GPUs is one DDP training: torchrun starts a process per GPU.
-LAUNCH = f"torchrun --standalone --nproc_per_node={WF.gpus} -m tcclip" if WF.gpus > 1 else "tcclip"
-
-
-def get_run_fingerprints(wildcards):
-    """The fingerprint files of the datasets a run trains or evaluates on, and of the weights."""
-    from tcclip.data.protocols import Protocol
-    from tcclip.suite.tables import load_table
-
-    run = RUNS[wildcards.run]
-    task = run.task_dict()
-    data = Protocol.load(load_table(run.table).protocol).data
-    if "dataset" in task:  # few-shot / base-to-novel: one dataset per task
-        datasets = {task["dataset"]}
-    elif "datasets" in data:
-        datasets = set(data["datasets"])
-    else:
-        datasets = {data["train"]["dataset"], *data.get("eval", {})}
-    return [f"{FINGERPRINTS}/data/{name}.json" for name in sorted(datasets)] + [WEIGHTS_READY]
-
-
-def _one_of(ids):
-    # an alternation that matches no run id when the list is empty
-    return "|".join(ids) if ids else "(?!)"
 
 
 rule train_and_evaluate:
@@ -52,21 +13,21 @@ rule train_and_evaluate:
         train=f"{RUNS_DIR}/{{run}}/train.json",
         metrics=f"{RUNS_DIR}/{{run}}/metrics.json",
         predictions=f"{RUNS_DIR}/{{run}}/predictions.csv.gz",
-    wildcard_constraints:
-        run=_one_of(PLAIN_IDS),
-    params:
-        launch=LAUNCH,
-        run_config=WF.run_config,
-        overrides=_run_overrides,
-        wiseft="",
     log:
         f"{RUNS_DIR}/{{run}}/snakemake_run.log",
     benchmark:
         f"{BENCH}/train_and_evaluate/{{run}}.tsv"
-    threads: WF.threads_per_run
+    wildcard_constraints:
+        run=PLAIN_RUN,
+    threads: 1
     resources:
         gpu=WF.gpus,
-        runtime=60 * 24 if WF.scale == "paper" else 60,
+        runtime=RUN_RUNTIME,
+    params:
+        launch=LAUNCH,
+        run_config=WF.run_config,
+        overrides=get_run_overrides,
+        wiseft="",
     shell:
         "TCCLIP_THREADS={threads} {params.launch} run --retrain-on-change --config {params.run_config} "
         "{params.overrides} {params.wiseft} > {log} 2>&1"
@@ -80,12 +41,12 @@ use rule train_and_evaluate as train_and_evaluate_wiseft with:
         predictions=f"{RUNS_DIR}/{{run}}/predictions.csv.gz",
         wiseft=f"{RUNS_DIR}/{{run}}/metrics_wiseft{COMBINED_RATIO}.json",
         wiseft_predictions=f"{RUNS_DIR}/{{run}}/predictions_wiseft{COMBINED_RATIO}.csv.gz",
+    benchmark:
+        f"{BENCH}/train_and_evaluate/{{run}}_wiseft.tsv"
     wildcard_constraints:
-        run=_one_of(WISE_IDS),
+        run=WISE_RUN,
     params:
         launch=LAUNCH,
         run_config=WF.run_config,
-        overrides=_run_overrides,
+        overrides=get_run_overrides,
         wiseft=f"--wiseft {COMBINED_RATIO}",
-    benchmark:
-        f"{BENCH}/train_and_evaluate/{{run}}_wiseft.tsv"

@@ -16,8 +16,8 @@ It checks, and fails with the reason otherwise, that
     seconds, the rehearsal stops Snakemake (SIGINT) as a user would, and runs it again;
   * a second call of the workflow has nothing to do.
 Only the site's sizes are swapped in a copy of the profile (partition, memory, CPUs per
-GPU job): executor, retries, requeue, nodes and every rule's threads and runtime are the
-project's. Two epochs per training (smoke: one) so that a checkpoint exists mid-training.
+GPU job, and the paper scale's thread counts: the rules' own apply, the embedded scale's):
+executor, retries, requeue, nodes and every rule's runtime are the project's. Two epochs per training (smoke: one) so that a checkpoint exists mid-training.
 """
 from __future__ import annotations
 
@@ -62,6 +62,9 @@ def rehearsal_profile() -> Path:
             swaps[f"set-resources.{rule}.mem_mb"] = JOB_MEM_MB
         if "cpus_per_task" in res:   # 32 CPUs per 4-GPU job: here the rule's threads decide
             swaps[f"set-resources.{rule}.cpus_per_task"] = None
+    # The paper scale's thread counts (8 per job): the smoke DAG's jobs take the rules' own
+    # (set-up jobs two, runs one), as on a local machine.
+    swaps["set-threads"] = None
     swaps["slurm-init-seconds-before-status-checks"] = 3   # short jobs: poll sooner than 40 s
     swaps["slurm-keep-successful-logs"] = True
     for dotted, value in swaps.items():

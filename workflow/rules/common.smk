@@ -1,0 +1,224 @@
+# All the Python of the workflow: the config, validated and loaded; the globals derived
+# from it; wildcard constraints; the input and parameter functions of the rules (get_*).
+# Included first by the Snakefile: the rule files only hold rules.
+import os
+import re
+import shlex
+from collections import Counter
+
+from snakemake.utils import min_version, validate
+
+from tcclip.engine.predictions import predictions_path
+from tcclip.report.claims import load_claims
+from tcclip.suite.plan import load_workflow_config, plan
+from tcclip.suite.tables import table_names
+
+min_version("8.0")
+
+
+# ---- the config -------------------------------------------------------------------------
+
+# Every key of workflow/config/*.yaml, documented (description, default) in the schema.
+validate(config, "../schemas/config.schema.yaml")
+
+WF = load_workflow_config(config)
+TABLES = WF.tables or table_names()
+# Runs are named by the hash of their resolved training config (tcclip.suite.plan), so a
+# configuration shared by several tables is trained once.
+PLANS = plan(TABLES, WF)
+RUNS = {run.run_id: run for runs in PLANS.values() for run in runs}
+
+
+# ---- folders ----------------------------------------------------------------------------
+
+RUNS_DIR, TABLES_DIR, FIGURES_DIR = WF.runs_dir, WF.tables_dir, WF.figures_dir
+# Logs and benchmark records live beside the tables' folder (results/ or results/smoke/).
+LOGS = f"{os.path.dirname(TABLES_DIR) or '.'}/logs"
+BENCH = f"{os.path.dirname(TABLES_DIR) or '.'}/benchmarks"
+# Fingerprints of the data and the weights (small JSON files): inputs of the runs made from them.
+FINGERPRINTS = f"{os.path.dirname(TABLES_DIR) or '.'}/fingerprints"
+
+
+wildcard_constraints:
+    run="[0-9a-f]{12}",
+    table="|".join(TABLES),  # not any name: results/figures/context_tokens.png is not a table
+    ratio="[0-9.]+",
+
+
+# ---- data (rules/data.smk) --------------------------------------------------------------
+# The synthetic benchmark at the embedded scale; at the paper scale the catalog is the
+# packaged one ("real") and the user's video folders (config roots) are checked.
+
+SYNTH = WF.synthetic
+CATALOG_READY = f"{SYNTH['out']}/catalog.yaml" if WF.scale == "embedded" else f"{LOGS}/data_check.ok"
+# --root-of / --list options of `tcclip data fingerprint`: the user's folders and lists.
+DATA_LOCATIONS = " ".join(
+    [f"--root-of {shlex.quote(f'{k}={v}')}" for k, v in WF.roots.items()]
+    + [f"--list {shlex.quote(f'{k}={v}')}" for k, v in WF.lists.items()]
+)
+
+
+def get_synthetic_folder(wildcards, output):
+    """The folder `tcclip synth` writes: the one of its catalog."""
+    return os.path.dirname(output.catalog)
+
+
+def get_data_checks(wildcards, threads):
+    """One `tcclip data check` per dataset of the config's roots, with the job's threads as
+    decoding workers; a config without roots fails with the reason."""
+    checks = " && ".join(
+        f"tcclip data check --catalog real --dataset {name} --root-of {name}={path} --workers {threads}"
+        for name, path in WF.roots.items()
+    )
+    return checks or "echo 'no data roots configured (config: roots)' && false"
+
+
+def get_catalog(wildcards):
+    """The catalog `tcclip data fingerprint` reads: a name ('real') or the synthetic
+    benchmark's catalog.yaml (then also the rule's input, made by `synthesize`)."""
+    return WF.catalog
+
+
+# One fingerprint file per dataset (its lists' entries + class names, and the synthetic
+# benchmark's digest): the runs that read a dataset depend on its file, so a change of its
+# data re-runs those jobs, and `tcclip run --retrain-on-change` retrains a run whose own
+# training inputs changed (the others only evaluate again).
+def get_dataset_lists(wildcards):
+    """The dataset's list and label files at the paper scale (the user's files: a change of one
+    re-runs its fingerprint); at the embedded scale `synthesize` makes them (CATALOG_READY)."""
+    if WF.scale == "embedded":
+        return []
+    from tcclip.data.catalog import Catalog
+    from tcclip.data.errors import CatalogError
+
+    catalog = Catalog.load(WF.catalog, roots=WF.roots or None, lists=WF.lists or None)
+    files = set()
+    for split in catalog.split_names(wildcards.dataset):
+        try:
+            spec = catalog.split(wildcards.dataset, split, strict=False)
+        except CatalogError:  # a split without a list (k400/train before `tcclip data index`)
+            continue
+        files.update(str(p) for p in (spec.annotation_list, spec.label_file, spec.rephrased_file) if p)
+    return sorted(files)
+
+
+# ---- backbone (rules/backbone.smk) ------------------------------------------------------
+# The CLIP weights: pretrained by the DAG at the embedded scale, a user's file at the paper scale.
+
+BACKBONE = WF.backbone
+WEIGHTS = BACKBONE["weights"]
+PRETRAIN = bool(BACKBONE.get("pretrain"))
+PRETRAIN_OVERRIDES = " ".join(BACKBONE.get("pretrain_overrides", []))
+# The weights' fingerprint, written once they are known to fit the architecture: runs depend on it.
+WEIGHTS_READY = f"{FINGERPRINTS}/weights.json"
+
+
+def get_synthetic_data(wildcards, input):
+    """The synthetic benchmark's folder: the one of its catalog (the input)."""
+    return os.path.dirname(input[0])
+
+
+# ---- runs (rules/train.smk, rules/evaluate.smk) -----------------------------------------
+
+# Runs that tables also need WiSE-FT-ensembled: most of them at one ratio (COMBINED_RATIO),
+# scored in the training job itself; any other ratio is a separate evaluation.
+_wise_counts = Counter(run.wise_ft for runs in PLANS.values() for run in runs if run.wise_ft is not None)
+COMBINED_RATIO = f"{_wise_counts.most_common(1)[0][0]:g}" if _wise_counts else None
+WISE_IDS = sorted(
+    {
+        run.run_id
+        for runs in PLANS.values()
+        for run in runs
+        if run.wise_ft is not None and f"{run.wise_ft:g}" == COMBINED_RATIO
+    }
+)
+PLAIN_IDS = sorted(set(RUNS) - set(WISE_IDS))
+
+
+def _one_of(ids):
+    """An alternation of run ids that matches no run id when the list is empty."""
+    return "|".join(ids) if ids else "(?!)"
+
+
+PLAIN_RUN = _one_of(PLAIN_IDS)
+WISE_RUN = _one_of(WISE_IDS)
+# evaluate_wiseft's ratios: any but COMBINED_RATIO, a lookahead on what follows in the path
+# (the ratio, then ".json" / ".csv.gz").
+OTHER_RATIO = f"(?!{re.escape(COMBINED_RATIO)}\\.(json|csv\\.gz)$)[0-9.]+" if COMBINED_RATIO else "[0-9.]+"
+
+# A job with several GPUs is one DDP training: torchrun starts a process per GPU.
+LAUNCH = f"torchrun --standalone --nproc_per_node={WF.gpus} -m tcclip" if WF.gpus > 1 else "tcclip"
+RUN_RUNTIME = 60 * 24 if WF.scale == "paper" else 60  # minutes
+EVALUATION_GPUS = min(WF.gpus, 1)
+
+
+def get_run_overrides(wildcards):
+    """The run's key=value overrides, quoted for the shell."""
+    return " ".join(shlex.quote(item) for item in RUNS[wildcards.run].overrides)
+
+
+def get_run_fingerprints(wildcards):
+    """The fingerprint files of the datasets a run trains or evaluates on, and of the weights."""
+    from tcclip.data.protocols import Protocol
+    from tcclip.suite.tables import load_table
+
+    run = RUNS[wildcards.run]
+    task = run.task_dict()
+    data = Protocol.load(load_table(run.table).protocol).data
+    if "dataset" in task:  # few-shot / base-to-novel: one dataset per task
+        datasets = {task["dataset"]}
+    elif "datasets" in data:
+        datasets = set(data["datasets"])
+    else:
+        datasets = {data["train"]["dataset"], *data.get("eval", {})}
+    return [f"{FINGERPRINTS}/data/{name}.json" for name in sorted(datasets)] + [WEIGHTS_READY]
+
+
+def get_run_folder(wildcards):
+    """The run's folder (what `tcclip evaluate` takes)."""
+    return f"{RUNS_DIR}/{wildcards.run}"
+
+
+def get_run_folder_of_input(wildcards, input):
+    """The folder of the run whose train.json is the input."""
+    return os.path.dirname(input[0])
+
+
+# ---- report (rules/report.smk) ----------------------------------------------------------
+
+
+def get_table_metrics(wildcards):
+    """The metrics and per-video predictions files of a table's runs."""
+    metrics = [f"{RUNS_DIR}/{run.run_id}/{run.metrics_name}" for run in PLANS[wildcards.table]]
+    paths = [p for m in metrics for p in (m, str(predictions_path(m)))]
+    if WF.allow_partial:  # render what exists now; trains nothing
+        return [p for p in paths if os.path.exists(p)]
+    return paths
+
+
+def write_table(table, log):
+    """Rule table: the table's files from the metrics there are; the log lists the missing ones."""
+    from tcclip.report.build import build_table
+
+    missing = build_table(table, WF)
+    with open(log, "w") as handle:
+        handle.write(f"{len(missing)} metrics files missing\n" + "".join(f"{m}\n" for m in missing))
+
+
+def write_claims(tables, markdown, log):
+    """Rules claims / claims_of_table: the paper's claims tested on the built tables (None: all)."""
+    from tcclip.report.build import build_claims
+
+    build_claims(WF, tables, markdown)
+    with open(log, "w") as handle:
+        handle.write(f"{markdown}\n")
+
+
+# The paper's claims tested on the built tables: every claim (claims.md, in `all`; a claim
+# whose table this config does not build is listed as not run), or one table's claims
+# (claims_<table>.md: `make zero-shot` builds claims_zero_shot.md beside zero_shot.md).
+CLAIM_TABLES = sorted({claim.table for claim in load_claims()} & set(TABLES))
+
+# Which patches formed the context tokens, on a few videos of the zero-shot TC-CLIP run.
+CONTEXT_RUN = next((r.run_id for r in PLANS.get("zero_shot", []) if r.row == "TC-CLIP"), None)
+CONTEXT_FIGURE = [f"{FIGURES_DIR}/context_tokens.png"] if CONTEXT_RUN else []
