@@ -8,7 +8,7 @@ export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install test test-fast clean-venv
+.PHONY: install test test-fast lint clean-venv
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The workflow's style and Snakemake's own checks: snakefmt (pinned in requirements.lock) and
+# `snakemake --lint` (.ci/snakemake-lint says which lint is accepted, and why).
+lint: install
+	$(BIN)/snakefmt --check workflow/
+	PATH=$(CURDIR)/$(BIN):$$PATH .ci/snakemake-lint
 
 clean-venv:
 	rm -rf $(VENV)
