@@ -4,7 +4,7 @@
 import os
 
 from tcclip.report.claims import load_claims
-from tcclip.engine.predictions import predictions_path
+from tcclip.engine.run_files import predictions_path
 
 
 def _table_metrics(wildcards):

@@ -11,10 +11,10 @@ def _run_overrides(wildcards):
     return " ".join(shlex.quote(item) for item in RUNS[wildcards.run].overrides)
 
 
-_wise_counts = Counter(run.wise_ft for runs in PLANS.values() for run in runs if run.wise_ft is not None)
+_wise_counts = Counter(run.wiseft for runs in PLANS.values() for run in runs if run.wiseft is not None)
 COMBINED_RATIO = f"{_wise_counts.most_common(1)[0][0]:g}" if _wise_counts else None
 WISE_IDS = sorted({run.run_id for runs in PLANS.values() for run in runs
-                   if run.wise_ft is not None and f"{run.wise_ft:g}" == COMBINED_RATIO})
+                   if run.wiseft is not None and f"{run.wiseft:g}" == COMBINED_RATIO})
 PLAIN_IDS = sorted(set(RUNS) - set(WISE_IDS))
 
 
