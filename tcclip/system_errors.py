@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import signal
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -117,10 +118,24 @@ def interrupts_remembered():
         yield
         return
     _RECEIVED.clear()
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _quiet_lost_interrupt(sys.unraisablehook)
     try:
         yield
         raise_if_interrupted()  # a command that swallowed it still ends as interrupted
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = previous_hook
         _RECEIVED.clear()
+
+
+def _quiet_lost_interrupt(default):
+    """An unraisable-exception hook that says nothing of an interruption raised inside a
+    finalizer (Python would print 'Exception ignored in ... Traceback ... KeyboardInterrupt'
+    under the one-line message): it is remembered in _RECEIVED and raised again at the next
+    batch (raise_if_interrupted). Every other unraisable exception goes to ``default``."""
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and _RECEIVED:
+            return
+        default(unraisable)
+    return hook

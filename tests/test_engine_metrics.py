@@ -12,7 +12,7 @@ from tcclip.errors import ConfigError
 from tcclip.engine.metrics import aggregate_views, harmonic_mean, mean_std, topk_accuracy
 from tcclip.engine.mixup import MixConfig, mix_batch, smooth_one_hot, soft_cross_entropy
 from tcclip.engine.optim import WarmupCosine, is_prompt_parameter, parameter_groups
-from tcclip.engine.wiseft import wise_ft
+from tcclip.engine.wiseft import ensemble_weights
 
 from data_fixtures import synth_tiny  # noqa: F401
 
@@ -85,7 +85,7 @@ def test_wiseft_hand_computed():
         "text.vp.attn.in_proj_weight": torch.tensor([9.0]),  # VP copy of a CLIP block: kept
     }
     clip = {"visual.proj": torch.tensor([11.0, 12.0]), "logit_scale": torch.tensor(13.0)}
-    merged, names = wise_ft(finetuned, clip, 0.7)
+    merged, names = ensemble_weights(finetuned, clip, 0.7)
     # 0.3 * CLIP + 0.7 * fine-tuned
     assert merged["clip.visual.proj"].tolist() == pytest.approx([0.3 * 11 + 0.7 * 1, 0.3 * 12 + 0.7 * 2])
     assert merged["clip.logit_scale"].item() == pytest.approx(0.3 * 13 + 0.7 * 3)
@@ -98,12 +98,12 @@ def test_wiseft_hand_computed():
 def test_wiseft_endpoints_and_errors():
     ft = {"clip.w": torch.tensor([1.0])}
     clip = {"w": torch.tensor([3.0])}
-    assert wise_ft(ft, clip, 1.0)[0]["clip.w"].item() == 1.0
-    assert wise_ft(ft, clip, 0.0)[0]["clip.w"].item() == 3.0
+    assert ensemble_weights(ft, clip, 1.0)[0]["clip.w"].item() == 1.0
+    assert ensemble_weights(ft, clip, 0.0)[0]["clip.w"].item() == 3.0
     with pytest.raises(ConfigError):
-        wise_ft(ft, clip, 1.5)
+        ensemble_weights(ft, clip, 1.5)
     with pytest.raises(ConfigError):
-        wise_ft(ft, {"w": torch.zeros(2)}, 0.7)
+        ensemble_weights(ft, {"w": torch.zeros(2)}, 0.7)
 
 
 # ------------------------------------------------------------------ optimiser groups and schedule
@@ -217,15 +217,15 @@ def test_predict_sums_view_softmax_and_scores_topk():
 
 
 def test_summary_mean_std_over_splits_and_hm():
-    from tcclip.engine.evaluate import summarize
+    from tcclip.engine.evaluate import summarize_by_dataset
 
     rows = [{"dataset": "hmdb51", "split": f"val{i}", "top1": v, "top5": 90.0} for i, v in ((1, 40.0), (2, 50.0), (3, 60.0))]
     rows.append({"dataset": "ucf101", "split": "val1", "top1": 70.0, "top5": 95.0})
-    summary = summarize(rows, ["hmdb51/val1", "hmdb51/val2", "hmdb51/val3", "ucf101/val1"])
+    summary = summarize_by_dataset(rows, ["hmdb51/val1", "hmdb51/val2", "hmdb51/val3", "ucf101/val1"])
     assert summary["hmdb51"]["top1"] == pytest.approx(50.0)
     assert summary["hmdb51"]["top1_std"] == pytest.approx(math.sqrt(200 / 3))  # population std over the splits
     assert summary["all"]["top1"] == pytest.approx(60.0)  # mean of the dataset means
-    b2n = summarize([{"dataset": "ucf101", "split": "b", "top1": 80.0, "top5": 99.0},
+    b2n = summarize_by_dataset([{"dataset": "ucf101", "split": "b", "top1": 80.0, "top5": 99.0},
                      {"dataset": "ucf101", "split": "n", "top1": 40.0, "top5": 90.0}], ["base", "novel"])
     assert b2n["hm"] == pytest.approx(160 / 3)
 

@@ -8,7 +8,8 @@ import pytest
 
 from data_fixtures import fast_run_args, only_run, synth_tiny  # noqa: F401
 from tcclip.cli import main
-from tcclip.engine.predictions import accuracy, predictions_path, read_predictions
+from tcclip.engine.predictions import accuracy, read_predictions
+from tcclip.engine.run_files import predictions_path
 
 pytestmark = pytest.mark.slow
 

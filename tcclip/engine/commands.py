@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from tcclip.errors import TcclipError
+from tcclip.engine.run_files import CONFIG
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
@@ -86,14 +87,14 @@ def _run_for_evaluation(args):
         if args.config:
             raise TcclipError("give either a run directory or --config, not both")
         path = Path(args.run)
-        if not (path / "config.yaml").is_file():
+        if not (path / CONFIG).is_file():
             raise TcclipError(f"{path}: not a run directory (no config.yaml); create it with tcclip train")
-        return path, load_resolved(path / "config.yaml", args.overrides)
+        return path, load_resolved(path / CONFIG, args.overrides)
     from tcclip.engine.train import prepare_run
 
     cfg = _resolve(args)
     path = run_dir(cfg)
-    if not (path / "config.yaml").is_file():
+    if not (path / CONFIG).is_file():
         if cfg.train.epochs:
             raise TcclipError(f"{path}: not trained yet; run tcclip train with the same config first")
         prepare_run(cfg)

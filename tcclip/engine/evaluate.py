@@ -27,18 +27,18 @@ from tcclip import paths
 from tcclip.engine.checkpoint import BEST, LAST, atomic_write_json, load_checkpoint
 from tcclip.config import config_hash, to_dict
 from tcclip.errors import TcclipError
-from tcclip.engine.metrics import aggregate_views, harmonic_mean, mean_std, topk_correct
-from tcclip.engine.predictions import predictions_path, video_frame, write_predictions
+from tcclip.engine.metrics import TOPK, aggregate_views, harmonic_mean, mean_std, topk_correct
+from tcclip.engine.predictions import video_frame, write_predictions
+from tcclip.engine.run_files import CONFIG, TRAINED, metrics_filename, predictions_path
 from tcclip.engine.run_config import (RunConfig, evaluation_settings, load_resolved, resolve_task, run_id,
                                       training_identity)
 from tcclip.engine.runtime import Dist, configure_threads, seed_everything, setup_distributed
-from tcclip.engine.wiseft import wise_ft
+from tcclip.engine.wiseft import ensemble_weights
 from tcclip.data.fingerprint import evaluation_data, source_fingerprint
 from tcclip.model.video_clip import VideoCLIP
 
 log = logging.getLogger("tcclip.engine.evaluate")
 METRICS_SCHEMA = 1
-TOPK = (1, 5)
 
 
 # ---------------------------------------------------------------- one set
@@ -240,7 +240,7 @@ def load_models(cfg: RunConfig, run_path: Path, checkpoint: str, ratios: list[fl
     for i, ratio in enumerate(ratios):
         weights, model_info = state["model"], dict(info)
         if ratio is not None:
-            weights, ensembled = wise_ft(weights, clip_init, ratio)
+            weights, ensembled = ensemble_weights(weights, clip_init, ratio)
             model_info["wiseft_ensembled_tensors"] = len(ensembled)
         model = _own_copy(base, i, ratios)
         model.load_state_dict(weights)
@@ -255,7 +255,7 @@ def _own_copy(base: VideoCLIP, i: int, ratios: list) -> VideoCLIP:
 
 def _checked_checkpoint(cfg: RunConfig, run_path: Path, checkpoint: str) -> tuple[Path, dict]:
     """The run's finished, finite checkpoint (last or best epoch); a one-line error otherwise."""
-    if not (run_path / "train.json").is_file():  # written last, atomically: the run's completion marker
+    if not (run_path / TRAINED).is_file():  # written last, atomically: the run's completion marker
         raise TcclipError(f"{run_path}: training has not finished (no train.json); finish it with "
                           f"tcclip train --config {run_path / 'config.yaml'} (it resumes)")
     path = run_path / "checkpoints" / (BEST if checkpoint == "best" else LAST)
@@ -274,7 +274,7 @@ def _checked_checkpoint(cfg: RunConfig, run_path: Path, checkpoint: str) -> tupl
 
 
 # ---------------------------------------------------------------- summaries
-def summarize(rows: list[dict], eval_keys: list[str]) -> dict:
+def summarize_by_dataset(rows: list[dict], eval_keys: list[str]) -> dict:
     """Per dataset: mean ± population std over its splits (the paper's zero-shot 'a ± b');
     'all' = mean of the dataset means; base-to-novel: base, novel and HM."""
     summary: dict = {}
@@ -318,22 +318,9 @@ def code_version() -> dict:
             "python": platform.python_version()}
 
 
-def metrics_filename(wiseft: float | None, changed: dict | None = None) -> str:
-    """metrics.json / metrics_wiseft<R>.json; an evaluation whose settings differ from the run's
-    config.yaml (``changed``: {"data.view_sampling": "deterministic"}) is named after them,
-    e.g. metrics_data.view_sampling=deterministic.json, and never replaces the run's own."""
-    stem = "metrics" if wiseft is None else f"metrics_wiseft{wiseft:g}"
-    if not changed:
-        return f"{stem}.json"
-    slug = re.sub(r"[^A-Za-z0-9._=,-]", "-", ",".join(f"{key}={value}" for key, value in sorted(changed.items())))
-    if len(slug) > 100:
-        slug = "overrides-" + config_hash(changed)
-    return f"{stem}_{slug}.json"
-
-
 def changed_settings(cfg: RunConfig, run_path: Path) -> dict:
     """Evaluation settings of ``cfg`` that differ from the run's config.yaml (none without one)."""
-    config_file = run_path / "config.yaml"
+    config_file = run_path / CONFIG
     if not config_file.is_file():
         return {}
     recorded = evaluation_settings(load_resolved(config_file))
@@ -376,7 +363,7 @@ def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratio
     if out is not None and len(ratios) != 1:
         raise TcclipError("an output path names one metrics file: evaluate one variant at a time")
     run_path = Path(run_path)
-    config_file = run_path / "config.yaml"
+    config_file = run_path / CONFIG
     if cfg is None:
         if not config_file.is_file():
             raise TcclipError(f"{run_path}: not a run directory (no config.yaml); create it with tcclip train")
@@ -418,7 +405,7 @@ def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratio
                       "input_size": cfg.data.input_size},
             "class_names": cfg.class_names,
             "results": rows,
-            "summary": summarize(rows, [r["key"] for r in rows]),
+            "summary": summarize_by_dataset(rows, [r["key"] for r in rows]),
             "train": train_info,
             "eval_wall_s": round(wall, 3),  # shared by the variants evaluated together
             "evaluated_with": [metrics_filename(r, changed) for r in ratios if r != ratio],
@@ -441,7 +428,7 @@ def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratio
 
 
 def _train_info(run_path: Path) -> dict | None:
-    path = run_path / "train.json"
+    path = run_path / TRAINED
     if not path.is_file():
         return None
     info = json.loads(path.read_text())

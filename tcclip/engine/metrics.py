@@ -22,19 +22,29 @@ def aggregate_views(logits: torch.Tensor) -> torch.Tensor:
     return logits.float().softmax(dim=-1).sum(dim=1)
 
 
-def topk_correct(scores: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, torch.Tensor]:
+TOPK = (1, 5)
+"""The accuracies every evaluation reports (top-1, top-5); the predictions files keep max(TOPK) ids."""
+
+
+def top_ranked(scores: torch.Tensor, k: int) -> torch.return_types.topk:
+    """The k highest scores of each row and their class ids, k capped at the number of classes:
+    the one ranking both the accuracies and the per-video predictions use (ties resolve alike)."""
+    return scores.topk(min(k, scores.shape[-1]), dim=-1)
+
+
+def topk_correct(scores: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = TOPK) -> dict[int, torch.Tensor]:
     """For each k, a bool (B,) tensor: is the label among the k highest scores?
 
     k larger than the number of classes counts every video as correct (top-5 of a
     3-class set is trivially 100%); callers report the effective k.
     """
     num_classes = scores.shape[-1]
-    top = scores.topk(min(max(ks), num_classes), dim=-1).indices  # (B, kmax)
+    top = top_ranked(scores, max(ks)).indices  # (B, kmax)
     hits = top == labels[:, None]
     return {k: hits[:, : min(k, num_classes)].any(dim=-1) for k in ks}
 
 
-def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:
+def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = TOPK) -> dict[int, float]:
     """Top-k accuracy in percent over videos."""
     if len(labels) == 0:
         raise ValueError("no videos to score")

@@ -8,7 +8,7 @@ mean over views of each view's softmax, i.e. the summed scores divided by the vi
 ``metrics.json``'s top-1/top-5 follow from it (``accuracy``); the statistics over test
 videos (tcclip.report.stats) are computed from it.
 
-The ids are taken with the same ``topk`` call as the metrics, so ties resolve identically.
+The ids are ranked by the metrics' own ``top_ranked``, so ties resolve identically.
 Sets with fewer than five classes leave the missing ranks at -1 (id) and NaN (probability).
 """
 
@@ -19,29 +19,20 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from tcclip.engine.metrics import TOPK, top_ranked
 from tcclip.errors import TcclipError
 
-TOP = 5
+TOP = max(TOPK)
 ID_COLUMNS = [f"top{i}_id" for i in range(1, TOP + 1)]
 PROB_COLUMNS = [f"top{i}_p" for i in range(1, TOP + 1)]
 COLUMNS = ["dataset", "split", "key", "list", "line", "path", "label", *ID_COLUMNS, *PROB_COLUMNS]
 
 
-def predictions_path(metrics_path: str | Path) -> Path:
-    """metrics.json -> predictions.csv.gz; metrics_wiseft0.7.json -> predictions_wiseft0.7.csv.gz;
-    any other name.json -> name.predictions.csv.gz (an explicit ``tcclip evaluate --out``)."""
-    path = Path(metrics_path)
-    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
-    if stem.startswith("metrics"):
-        return path.with_name("predictions" + stem[len("metrics"):] + ".csv.gz")
-    return path.with_name(stem + ".predictions.csv.gz")
-
-
 def video_frame(key: str, spec, scores: torch.Tensor, labels: torch.Tensor, entries: list, views: int) -> pd.DataFrame:
     """One eval set's lines: ``scores`` (N, K) summed over ``views``, ``entries`` the list
     annotations of the N scored videos (path, line, source) in the same order."""
-    k = min(TOP, scores.shape[1]) if len(scores) else 0
-    top = scores.topk(k, dim=-1) if k else None
+    top = top_ranked(scores, TOP) if len(scores) else None
+    k = top.indices.shape[1] if top is not None else 0
     frame = pd.DataFrame({
         "dataset": spec.dataset, "split": spec.split, "key": key,
         "list": [str(e.source or spec.annotation_list) for e in entries],

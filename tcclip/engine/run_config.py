@@ -184,6 +184,9 @@ def _protocol_settings(raw: dict) -> dict:
     if extra:
         raise ConfigError(f"{where}: testing.{extra[0]}: not a test-view setting (num_clips, num_crops, view_sampling, view_seed)")
     evaluation = settings["evaluation"]
+    unknown = sorted(set(evaluation) - EVALUATION_KEYS)
+    if unknown:  # a misspelt key would otherwise be ignored (e.g. the older wise_ft for wiseft)
+        raise ConfigError(f"{where}: evaluation.{unknown[0]}: unknown key; valid: {', '.join(sorted(EVALUATION_KEYS))}")
     out["eval"] = {}
     choice = evaluation.get("checkpoint", "last")
     if choice == "best_epoch":
@@ -194,12 +197,15 @@ def _protocol_settings(raw: dict) -> dict:
         raise ConfigError(f"{where}: evaluation.checkpoint: expected last, best_epoch or best_base_epoch, got {choice!r}")
     if "eval_every_epochs" in evaluation:
         out["eval"]["eval_every_epochs"] = evaluation["eval_every_epochs"]
-    if evaluation.get("wise_ft") is not None:
-        out["eval"]["wiseft"] = evaluation["wise_ft"]
+    if evaluation.get("wiseft") is not None:
+        out["eval"]["wiseft"] = evaluation["wiseft"]
     if "class_names" in evaluation:
         out["class_names"] = evaluation["class_names"]
     return out
 
+
+EVALUATION_KEYS = {"metrics", "aggregate", "checkpoint", "eval_every_epochs", "wiseft", "class_names"}
+"""A protocol's ``evaluation:`` keys (ablations/README.md documents each)."""
 
 _TRAINING_KEYS = {
     "epochs": "epochs", "warmup_epochs": "warmup_epochs", "base_lr": "lr", "total_batch": "total_batch",

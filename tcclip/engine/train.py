@@ -37,12 +37,11 @@ from tcclip.model.video_clip import VideoCLIP
 from tcclip.engine.optim import WarmupCosine, build_optimizer
 from tcclip.engine.run_config import (EVALUATION_SETTINGS, RunConfig, TrainConfig, resolve_task, run_dir, run_id,
                                select_key)
+from tcclip.engine.run_files import CONFIG, INPUTS, TRAINED
 from tcclip.engine.runtime import (Dist, configure_threads, derived_seed, seed_everything, seed_worker, setup_distributed,
                             setup_logging)
 
 log = logging.getLogger("tcclip.engine.train")
-INPUTS = "inputs.json"
-"""A run's record of its training inputs' fingerprints (tcclip.data.fingerprint.training_inputs)."""
 
 
 class TrainingDiverged(TcclipError):
@@ -351,9 +350,9 @@ def prepare_run(cfg: RunConfig, task=None) -> tuple[Path, object]:
     path = run_dir(cfg)
     path.mkdir(parents=True, exist_ok=True)
     config = to_dict(cfg)
-    if (path / "config.yaml").is_file():  # the run's evaluation settings are those it was created with
-        config = keep_evaluation_settings(config, yaml.safe_load((path / "config.yaml").read_text()))
-    atomic_write_text(yaml.safe_dump(config, sort_keys=False), path / "config.yaml")
+    if (path / CONFIG).is_file():  # the run's evaluation settings are those it was created with
+        config = keep_evaluation_settings(config, yaml.safe_load((path / CONFIG).read_text()))
+    atomic_write_text(yaml.safe_dump(config, sort_keys=False), path / CONFIG)
     return path, task
 
 
@@ -386,7 +385,7 @@ def check_inputs(path: Path, inputs: dict, resume: str, retrain_on_change: bool,
     rt.barrier()  # every rank has read the record before it is replaced
     if rt.is_main:
         if resume == "never":
-            (path / "train.json").unlink(missing_ok=True)  # a kill during retraining leaves no stale result
+            (path / TRAINED).unlink(missing_ok=True)  # a kill during retraining leaves no stale result
         atomic_write_json(inputs, recorded_file)
     rt.barrier()
     return resume
@@ -416,7 +415,7 @@ def _train_run(cfg: RunConfig, resume: str, retrain_on_change: bool) -> Path:
     inputs = training_inputs(task, cfg.model.backbone.weights, init_state, select_key(cfg, task),
                              trained=cfg.train.epochs > 0)
     resume = check_inputs(path, inputs, resume, retrain_on_change, rt)
-    done = path / "train.json"
+    done = path / TRAINED
     log.info("run %s: task %s, seed %d, %s, %d threads, %d process(es)", path, task.name, cfg.seed, rt.device,
              threads, rt.world_size)
     if cfg.train.epochs == 0:  # vanilla rows: CLIP as it is; the run exists only to be evaluated

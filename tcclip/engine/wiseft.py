@@ -21,7 +21,7 @@ def check_ratio(ratio: float) -> float:
     return ratio
 
 
-def wise_ft(finetuned: dict[str, torch.Tensor], clip: dict[str, torch.Tensor], ratio: float) -> tuple[dict[str, torch.Tensor], list[str]]:
+def ensemble_weights(finetuned: dict[str, torch.Tensor], clip: dict[str, torch.Tensor], ratio: float) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Ensembled state dict and the names that were ensembled.
 
     ``finetuned``: the video model's state dict; ``clip``: the CLIP backbone's own state

@@ -16,7 +16,8 @@ import pandas as pd
 from tcclip.errors import TcclipError
 from tcclip.suite.plan import PlannedRun
 from tcclip.report.aggregate import RECORD_COLUMNS
-from tcclip.engine.predictions import hits, predictions_path, read_predictions
+from tcclip.engine.predictions import hits, read_predictions
+from tcclip.engine.run_files import predictions_path
 from tcclip.report.provenance import check_provenance
 from tcclip.suite.tables import TableSpec
 
@@ -135,7 +136,7 @@ def collect(spec: TableSpec, runs: list[PlannedRun], runs_dir: Path, allow_parti
         except FileNotFoundError:
             missing.append(f"{path} (row {run.row!r}, seed {run.seed}{', ' + str(run.task_dict()) if run.task else ''})")
             continue
-        read[run.run_id if run.wise_ft is None else f"{run.run_id} ({run.metrics_name})"] = metrics
+        read[run.run_id if run.wiseft is None else f"{run.run_id} ({run.metrics_name})"] = metrics
         rows += _column_records(spec, run, metrics)
     if missing and not allow_partial:
         raise TcclipError(f"table {spec.name}: {len(missing)} metrics files missing, e.g. {missing[0]}; "

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from tcclip.config import from_dict, load_yaml
+from tcclip.engine.run_files import metrics_filename
 from tcclip.errors import ConfigError
 from tcclip.suite.tables import Row, TableSpec, load_table
 
@@ -62,11 +63,11 @@ class PlannedRun:
     """Protocol task parameters, e.g. (("dataset", "hmdb51"), ("shots", 2))."""
     overrides: tuple[str, ...]
     run_id: str
-    wise_ft: float | None
+    wiseft: float | None
 
     @property
     def metrics_name(self) -> str:
-        return "metrics.json" if self.wise_ft is None else f"metrics_wiseft{self.wise_ft:g}.json"
+        return metrics_filename(self.wiseft)
 
     def task_dict(self) -> dict[str, Any]:
         return dict(self.task)
@@ -142,7 +143,7 @@ def plan_table(name: str, wf: WorkflowConfig) -> list[PlannedRun]:
                     cfg = resolve_run_config([base], overrides)
                 except ConfigError as err:
                     raise ConfigError(f"table {name}, row {row.name!r}: {err}") from None
-                runs.append(PlannedRun(name, row.name, seed, task, tuple(overrides), run_id(cfg), row.wise_ft))
+                runs.append(PlannedRun(name, row.name, seed, task, tuple(overrides), run_id(cfg), row.wiseft))
     return runs
 
 

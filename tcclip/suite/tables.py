@@ -3,7 +3,7 @@
 A table names its protocol, its seeds, its columns (which dataset/metric of the
 protocol's results each shows, or a mean of other columns), and its rows. A row is a
 model preset plus dotted config overrides; ``train: false`` evaluates the backbone as is
-(vanilla CLIP), ``wise_ft: 0.7`` evaluates the row's trained weights ensembled with CLIP
+(vanilla CLIP), ``wiseft: 0.7`` evaluates the row's trained weights ensembled with CLIP
 (no retraining: the run is shared with the row without it). Adding a row is one entry.
 """
 
@@ -50,7 +50,7 @@ class Row:
     overrides: dict[str, Any] = field(default_factory=dict)
     """Dotted run-config keys, e.g. {model.vision.summarization: kmeans}."""
     train: bool = True
-    wise_ft: float | None = None
+    wiseft: float | None = None
     """WiSE-FT ratio of the fine-tuned weights (paper: 0.7); None = no ensembling."""
     paper: dict[str, Any] = field(default_factory=dict)
     """Published values per column: a number, or [mean, std] (zero-shot: std over splits)."""
@@ -60,10 +60,10 @@ class Row:
     of the seed-selection table): it need not spell out the axis keys."""
 
     def validate(self) -> None:
-        if self.wise_ft is not None and not 0.0 <= self.wise_ft <= 1.0:
-            raise ConfigError(f"table row {self.name!r}: wise_ft must be in [0, 1], got {self.wise_ft}")
-        if self.wise_ft is not None and not self.train:
-            raise ConfigError(f"table row {self.name!r}: wise_ft needs a trained model (train: true)")
+        if self.wiseft is not None and not 0.0 <= self.wiseft <= 1.0:
+            raise ConfigError(f"table row {self.name!r}: wiseft must be in [0, 1], got {self.wiseft}")
+        if self.wiseft is not None and not self.train:
+            raise ConfigError(f"table row {self.name!r}: wiseft needs a trained model (train: true)")
 
 
 @dataclass

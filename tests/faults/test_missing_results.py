@@ -25,7 +25,8 @@ def fake_metrics(path, value):
     top-1, ``value`` + 10 % at top-5)."""
     import pandas as pd
 
-    from tcclip.engine.predictions import predictions_path, write_predictions
+    from tcclip.engine.predictions import write_predictions
+    from tcclip.engine.run_files import predictions_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     results = [{"key": f"{d}/{s}", "dataset": d, "split": s, "top1": value, "top5": value + 10}

@@ -278,3 +278,29 @@ def test_two_users_sharing_a_results_folder(synth_tiny, tmp_path):
     assert evaluate_here.returncode == 0, evaluate_here.stderr[-2000:]
     assert json.loads((mine / "metrics.json").read_text())["run_id"] == run.name
     assert not (run / "metrics.json").exists()
+
+
+FINALIZER_INTERRUPT = """
+import signal, sys
+from tcclip import system_errors
+
+class Finalized:
+    def __del__(self):
+        system_errors._interrupt(signal.SIGINT, None)  # what the handler does when the signal lands here
+
+try:
+    with system_errors.interrupts_remembered():
+        Finalized()  # collected at once: the exception of its __del__ is unraisable
+        assert system_errors._RECEIVED == [signal.SIGINT]
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_an_interrupt_that_lands_in_a_finalizer_prints_no_traceback_and_still_stops():
+    """Ctrl-C inside decord's VideoReader.__del__: Python swallows the KeyboardInterrupt and
+    prints 'Exception ignored ... Traceback'; the CLI keeps one line and raises it again.
+    In a subprocess: pytest's own unraisable hook would hide what a user sees."""
+    done = subprocess.run([sys.executable, "-c", FINALIZER_INTERRUPT], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -8,7 +8,7 @@ from collections import Counter
 
 from snakemake.utils import min_version, validate
 
-from tcclip.engine.predictions import predictions_path
+from tcclip.engine.run_files import predictions_path
 from tcclip.report.claims import load_claims
 from tcclip.suite.plan import load_workflow_config, plan
 from tcclip.suite.tables import table_names
@@ -122,14 +122,14 @@ def get_synthetic_data(wildcards, input):
 
 # Runs that tables also need WiSE-FT-ensembled: most of them at one ratio (COMBINED_RATIO),
 # scored in the training job itself; any other ratio is a separate evaluation.
-_wise_counts = Counter(run.wise_ft for runs in PLANS.values() for run in runs if run.wise_ft is not None)
+_wise_counts = Counter(run.wiseft for runs in PLANS.values() for run in runs if run.wiseft is not None)
 COMBINED_RATIO = f"{_wise_counts.most_common(1)[0][0]:g}" if _wise_counts else None
 WISE_IDS = sorted(
     {
         run.run_id
         for runs in PLANS.values()
         for run in runs
-        if run.wise_ft is not None and f"{run.wise_ft:g}" == COMBINED_RATIO
+        if run.wiseft is not None and f"{run.wiseft:g}" == COMBINED_RATIO
     }
 )
 PLAIN_IDS = sorted(set(RUNS) - set(WISE_IDS))
