@@ -87,7 +87,11 @@ def test_the_extraction_finds_the_commands_the_readme_is_known_to_hold():
 
 
 def environment(exports: dict[str, str]) -> dict[str, str]:
-    return {**os.environ, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(ROOT / ".cache")), **exports}
+    """The README's shell after `source .venv/bin/activate`: this interpreter's bin folder
+    first on PATH (`make test` runs .venv/bin/python without activating the venv)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(ROOT / ".cache")),
+            **exports}
 
 
 def paper_config_copy(tmp_path: Path) -> Path:
