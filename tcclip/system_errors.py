@@ -76,7 +76,8 @@ def worker_death(err: BaseException) -> str | None:
     if not match:
         return None
     pids, how = match.group(1).strip(), match.group(2)
-    source = getattr(err, "tcclip_loading", None) or (LOADING[-1] if LOADING else None)
+    by_pid = next((WORKER_LISTS[pid] for pid in re.findall(r"\d+", pids) if pid in WORKER_LISTS), None)
+    source = by_pid or getattr(err, "tcclip_loading", None) or (LOADING[-1] if LOADING else None)
     loading = f" while loading {source}" if source else ""
     return (f"a data-loader worker process died{loading} (pid {pids} {how}); usually the node ran out "
             "of memory (dmesg | grep -i oom): lower train.workers / eval.workers or the batch size, " + RERUN)
@@ -84,6 +85,9 @@ def worker_death(err: BaseException) -> str | None:
 
 LOADING: list[str] = []
 """Annotation lists being loaded now (innermost last), to name in a worker-death message."""
+
+WORKER_LISTS: dict[str, str] = {}
+"""Data-loader worker pid -> the annotation list it loads (persistent workers live between epochs)."""
 
 
 # ---------------------------------------------------------------- signals

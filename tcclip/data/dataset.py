@@ -318,17 +318,22 @@ def build_loader(
 class VideoLoader(DataLoader):
     """A DataLoader whose worker processes report a bad video as the main process does: the
     one-line VideoError (naming the file and its list line), not torch's re-raised traceback.
-    While it iterates, the list it loads is named by a worker-death message
-    (tcclip.system_errors.LOADING)."""
+    The list it loads is named by a worker-death message (tcclip.system_errors: LOADING while
+    it iterates, WORKER_LISTS by worker pid for as long as its workers live)."""
 
     def __iter__(self):
-        from tcclip.system_errors import LOADING, raise_if_interrupted
+        from tcclip.system_errors import LOADING, WORKER_LISTS, raise_if_interrupted
 
         source = self.dataset.dataset if isinstance(self.dataset, torch.utils.data.Subset) else self.dataset
         name = str(getattr(source, "annotation_list", source))
         LOADING.append(name)
         try:
-            for batch in super().__iter__():
+            batches = super().__iter__()
+            # Persistent workers outlive an epoch's iteration: a worker killed between epochs
+            # (during validation or a checkpoint save) is named by its pid, not by LOADING.
+            for worker in getattr(batches, "_workers", ()):
+                WORKER_LISTS[str(worker.pid)] = name
+            for batch in batches:
                 if isinstance(batch, dict) and batch.get("error") is not None:
                     raise batch["error"]
                 raise_if_interrupted()  # a Ctrl-C/SIGTERM lost in a finalizer stops at the next batch

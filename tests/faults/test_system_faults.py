@@ -304,3 +304,30 @@ def test_an_interrupt_that_lands_in_a_finalizer_prints_no_traceback_and_still_st
     done = subprocess.run([sys.executable, "-c", FINALIZER_INTERRUPT], capture_output=True, text=True, timeout=60)
     assert done.returncode == 130, done.stderr
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_worker_killed_between_epochs_is_named_by_its_pid():
+    """Persistent workers live on after an epoch's iteration (validation, checkpoint saving):
+    torch reports their death outside the loop, where no list is being loaded."""
+    from tcclip.system_errors import LOADING, WORKER_LISTS, worker_death
+
+    assert not LOADING
+    WORKER_LISTS["4242"] = "splits/k400_train.txt"
+    try:
+        line = worker_death(RuntimeError("DataLoader worker (pid(s) 4242) exited unexpectedly"))
+    finally:
+        del WORKER_LISTS["4242"]
+    assert line.startswith("a data-loader worker process died while loading splits/k400_train.txt (pid 4242 ")
+
+
+def test_a_loader_records_its_workers_lists(synth_tiny):  # noqa: F811
+    from tcclip.data.catalog import Catalog
+    from tcclip.data.dataset import DataConfig, VideoDataset, build_loader
+    from tcclip.system_errors import WORKER_LISTS
+
+    spec = Catalog.load(synth_tiny / "catalog.yaml").split("hmdb51", "val1")
+    dataset = VideoDataset.from_split(spec, DataConfig(num_frames=2, input_size=32, short_side=36))
+    loader = build_loader(dataset, batch_size=4, num_workers=1)
+    next(iter(loader))
+    pids = [str(w.pid) for w in loader._iterator._workers]
+    assert pids and all(WORKER_LISTS[pid] == str(spec.annotation_list) for pid in pids)
