@@ -120,6 +120,29 @@ def load_class_names(label_file: str | Path) -> list[str]:
     return _check_rows(label_file, rows)
 
 
+def load_class_list(path: str | Path) -> list[str]:
+    """Class names ordered by id from a label file (``load_class_names``: a CSV whose header is
+    ``id,name``, or a rephrased JSON) or from a plain text file of one name per line (blank
+    lines skipped; empty or duplicate names are errors, as in a label file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(f"{path}: class-name file not found")
+    if path.suffix.lower() == ".json":
+        return load_class_names(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise AnnotationError(f"{path}: not a UTF-8 text file ({err.reason})") from None
+    first = next((line for line in lines if line.strip()), "")
+    if [field.strip().lower() for field in first.split(",")[:2]] == ["id", "name"]:
+        return load_class_names(path)
+    rows: list[tuple[int, str, str]] = []
+    for number, text in enumerate(lines, start=1):
+        if text.strip():
+            rows.append((number, str(len(rows)), text))
+    return _check_rows(path, rows)
+
+
 def _read_csv_rows(path: Path) -> list[tuple[int, str, str]]:
     """(line, id text, name) per data row; the header must be ``id,name``."""
     rows = []

@@ -138,11 +138,13 @@ class VideoDataset(Dataset):
         video_root: str | Path,
         config: DataConfig | None = None,
         num_classes: int | None = None,
+        entries: list[Annotation] | None = None,
     ):
         self.config = config or DataConfig()
         self.annotation_list = Path(annotation_list)
         self.video_root = Path(video_root)
-        self.entries: list[Annotation] = read_annotation_list(self.annotation_list, num_classes)
+        self.entries: list[Annotation] = (read_annotation_list(self.annotation_list, num_classes) if entries is None
+                                          else list(entries))
         self.backend = resolve_backend(self.config.backend)  # warn about a missing decord once, here
         self.skipped: list[SkippedVideo] = []
         self._jitter = transforms.ColorJitter(
@@ -158,6 +160,14 @@ class VideoDataset(Dataset):
         if not split.hflip and config.hflip:
             config = config.replace(hflip=False)
         return cls(split.annotation_list, split.video_root, config, num_classes=len(split.class_names))
+
+    @classmethod
+    def from_paths(cls, paths: list[str], video_root: str | Path = "", config: DataConfig | None = None,
+                   source: str = "<videos>") -> "VideoDataset":
+        """Unlabelled videos (label 0; ``tcclip predict``): each path relative to ``video_root``
+        and, as a listed path is, the key of its official random test views."""
+        entries = [Annotation(path=str(p), label=0, line=i) for i, p in enumerate(paths, start=1)]
+        return cls(source, video_root, config, entries=entries)
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -1,4 +1,4 @@
-"""`tcclip train | evaluate | run | run-dir | pretrain-clip`: the engine's command line.
+"""`tcclip train | evaluate | run | predict | run-dir | pretrain-clip`: the engine's command line.
 
 Configs are YAML files (a path, or a shipped name: ``embedded``, ``paper``) merged in
 order, then ``key=value`` overrides, e.g.::
@@ -149,6 +149,12 @@ def cmd_pretrain(args) -> int:
     return 0
 
 
+def _cmd_predict(args) -> int:
+    from tcclip.engine.predict import cmd_predict
+
+    return cmd_predict(args)
+
+
 # ---------------------------------------------------------------- parser
 def _retrain_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retrain-on-change", action="store_true",
@@ -184,6 +190,35 @@ def add_commands(subparsers) -> None:
     _retrain_arg(run)
     run.add_argument("--wiseft", nargs="?", const="protocol", default=None, metavar="RATIO")
     run.set_defaults(func=cmd_run, resumable=True)
+
+    predict = subparsers.add_parser(
+        "predict", help="top-k class names of videos from a run's model -> CSV + JSON",
+        description="Score videos with a run's model and its evaluation settings (frames, clips x crops views, "
+                    "input size: as tcclip evaluate scores them) and write each video's top-k classes. The model "
+                    "scores against the class names given by --labels, as text prompts: they need not be the "
+                    "classes it was trained on (zero-shot), and their number may differ from the run's. "
+                    "Unreadable or missing videos are named and skipped.")
+    predict.add_argument("videos", nargs="*", metavar="VIDEO", help="video files (relative to --root)")
+    predict.add_argument("--list", metavar="FILE",
+                         help="a file of video paths, one per line (an annotation list's 'path label' lines "
+                              "work too: the label is ignored)")
+    predict.add_argument("--root", metavar="DIR",
+                         help="folder the video paths are relative to (default: the current folder); the path "
+                              "as written seeds official multi-clip views, as the listed path does in evaluation")
+    predict.add_argument("--labels", required=True, metavar="CLASSES",
+                         help="class names the model scores against: a text file of one name per line, a CSV "
+                              "with header id,name, or a rephrased JSON; used as given (no CamelCase splitting)")
+    predict.add_argument("--run", metavar="RUN_DIR", help="a trained run (results/runs/<id>): its config.yaml and "
+                                                          "checkpoint (the evaluation's eval.checkpoint)")
+    predict.add_argument("--weights", metavar="FILE",
+                         help="instead of --run: a tcclip checkpoint (e.g. RUN/checkpoints/best.pt), with --config")
+    predict.add_argument("--config", "-c", action="append", default=[], metavar="FILE",
+                         help="with --weights: the model's config (embedded, paper, a YAML or RUN/config.yaml); "
+                              "repeatable, later wins")
+    predict.add_argument("--topk", type=int, default=5, help="classes per video (default 5; at most the classes)")
+    predict.add_argument("--out", default="predictions.csv",
+                         help="CSV to write (default predictions.csv); the JSON goes beside it (same name, .json)")
+    predict.set_defaults(func=_cmd_predict)
 
     run_dir = subparsers.add_parser("run-dir", help="print the run directory a config trains into (no work done)")
     _config_args(run_dir)

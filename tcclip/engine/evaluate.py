@@ -18,6 +18,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -43,24 +44,26 @@ METRICS_SCHEMA = 1
 
 # ---------------------------------------------------------------- one set
 def predict(model: VideoCLIP, dataset, class_names: list[str], batch_size: int, rt: Dist,
-            workers: int = 0, amp: bool = False) -> dict:
+            workers: int = 0, amp: bool = False, progress: Callable[[int], None] | None = None) -> dict:
     """Summed per-view softmax scores of every video this process sees, gathered on all ranks.
 
     Returns {"scores": (N, K), "labels": (N,), "index": (N,), "views": V, "skipped": [...],
-    "seconds": s} with videos in dataset order.
+    "seconds": s} with videos in dataset order. ``progress`` is called after each batch with
+    the number of videos it held (scored or skipped) on this process.
     """
-    return predict_many([model], dataset, class_names, batch_size, rt, workers, amp)[0]
+    return predict_many([model], dataset, class_names, batch_size, rt, workers, amp, progress)[0]
 
 
 def predict_many(models: list[VideoCLIP], dataset, class_names: list[str], batch_size: int, rt: Dist,
-                 workers: int = 0, amp: bool = False) -> list[dict]:
+                 workers: int = 0, amp: bool = False, progress: Callable[[int], None] | None = None) -> list[dict]:
     """``predict`` for several models (a run and its WiSE-FT ensemble): each batch is decoded
     once and scored by every model; one prediction per model, in order."""
     for model in models:
         model.set_class_names(class_names)  # outside no_grad: training may reuse these tokens
         model.eval()
     with torch.no_grad():
-        outs, skipped, views, seconds = _score_views(models, dataset, batch_size, rt, workers, amp, len(class_names))
+        outs, skipped, views, seconds = _score_views(models, dataset, batch_size, rt, workers, amp, len(class_names),
+                                                     progress)
     if rt.enabled:  # one gather for every model's scores
         parts = [None] * rt.world_size
         dist.all_gather_object(parts, (outs, skipped, views))
@@ -75,7 +78,7 @@ def predict_many(models: list[VideoCLIP], dataset, class_names: list[str], batch
     return [{**out, "views": views, "skipped": skipped, "seconds": seconds} for out in outs]
 
 
-def _score_views(models, dataset, batch_size, rt, workers, amp, k):
+def _score_views(models, dataset, batch_size, rt, workers, amp, k, progress=None):
     shard = dataset if not rt.enabled else Subset(dataset, range(rt.rank, len(dataset), rt.world_size))
     from tcclip.data.dataset import VideoLoader  # bad videos in workers: the same one-line error
 
@@ -88,6 +91,8 @@ def _score_views(models, dataset, batch_size, rt, workers, amp, k):
     for batch in loader:
         skipped.extend(batch.get("skipped", []))
         video = batch["video"]
+        if progress is not None:
+            progress(video.shape[0] + len(batch.get("skipped", [])))
         if video.shape[0] == 0:
             continue
         b, views = video.shape[:2]
@@ -265,12 +270,16 @@ def _checked_checkpoint(cfg: RunConfig, run_path: Path, checkpoint: str) -> tupl
     if checkpoint == "last" and state.get("epoch") != cfg.train.epochs:
         raise TcclipError(f"{path}: training stopped after epoch {state.get('epoch')} of {cfg.train.epochs}; "
                           "finish it with tcclip train (it resumes)")
-    weights = state["model"]
+    check_finite(path, state["model"])
+    return path, state
+
+
+def check_finite(path: Path, weights: dict) -> None:
+    """A one-line error when a checkpoint's weights hold NaN/inf (a diverged run)."""
     broken = [key for key, value in weights.items() if value.is_floating_point() and not torch.isfinite(value).all()]
     if broken:  # a diverged run is never scored as if it were a model
         raise TcclipError(f"{path}: {len(broken)} parameter tensor(s) hold NaN/inf (first: {broken[0]}); "
                           "the run diverged: retrain it with a lower train.lr")
-    return path, state
 
 
 # ---------------------------------------------------------------- summaries
