@@ -41,8 +41,8 @@ class PretrainConfig:
     arch: str = "tiny-clip-p16"
     """Architecture of the CLIP to train (a shipped tiny config or an open_clip name)."""
     steps: int = 250
-    """Measured (default synthetic set, tiny-clip-p16, 2 cores): 250 steps of 128 in 128 s -> held-out colour
-    98%, shape 21.7% (chance 14% / 17%); tiny-clip-p8 learns no more shape (22%) at twice the time."""
+    """Contrastive steps of ``batch_size`` pairs. What 250 steps teach (colour, hardly shape) and
+    what more would cost: benchmarks/README.md, section 9."""
     batch_size: int = 128
     lr: float = 1e-3
     warmup_steps: int = 25
