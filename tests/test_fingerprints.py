@@ -186,6 +186,8 @@ def test_gather_refuses_metrics_of_other_data_or_settings_and_tables_state_prove
     runs = _write_all(tmp_path)  # metrics files only: partial tables (no per-video predictions) are allowed here
     build_table("zero_shot", _workflow(tmp_path), allow_partial=True)
     table = (tmp_path / "tables/zero_shot.md").read_text()
+    long_form = (tmp_path / "tables/zero_shot.csv").read_text().splitlines()
+    assert {"run_id", "metrics_file"} <= set(long_form[0].split(","))  # each value names the run it came from
     assert "Built from" in table and "evaluation data sha256:" in table and "sources sha256:cccccccccccc" in table
     assert "data.view_sampling=official" in table
 

@@ -43,3 +43,24 @@ def test_every_shipped_ablation_table_names_its_axis():
         spec = load_table(name)
         if spec.baseline is not None and spec.protocol != "base2novel" and name not in ("zero_shot", "few_shot"):
             assert spec.axis, f"{name}: an ablation table without an axis"
+
+
+def test_the_run_index_maps_every_table_entry_to_its_run_folder(tmp_path):
+    import csv
+    from pathlib import Path
+
+    from tcclip.suite.plan import INDEX_COLUMNS, load_workflow_config, plan, write_run_index
+
+    config = Path(__file__).resolve().parents[1] / "workflow" / "config" / "synthetic.yaml"
+    wf = load_workflow_config(yaml.safe_load(config.read_text()))
+    plans = plan(["zero_shot"], wf)
+    with write_run_index(plans, wf.runs_dir, tmp_path / "index.csv").open() as handle:
+        lines = list(csv.DictReader(handle))
+    assert list(lines[0]) == INDEX_COLUMNS and len(lines) == len(plans["zero_shot"])
+    by_row = {}
+    for line in lines:
+        by_row.setdefault(line["row"], []).append(line)
+    # the WiSE-FT row reads another metrics file of the very runs of its fine-tuned row
+    assert {l["run_id"] for l in by_row["ViFi-CLIP + WiSE-FT"]} == {l["run_id"] for l in by_row["ViFi-CLIP"]}
+    assert {l["metrics_file"] for l in by_row["ViFi-CLIP + WiSE-FT"]} == {"metrics_wiseft0.7.json"}
+    assert all(l["run_dir"] == f"{wf.runs_dir}/{l['run_id']}" for l in lines)

@@ -54,8 +54,9 @@ def _column_results(spec: TableSpec, run: PlannedRun, metrics: dict):
 
 
 def _column_records(spec: TableSpec, run: PlannedRun, metrics: dict) -> list[tuple]:
-    """(row, seed, column, split, value, chance) of each value the run gives the table."""
-    return [(run.row, run.seed, column.name, split, float(result[metric]), chance(result, metric))
+    """(row, seed, column, split, value, chance, run id, metrics file) of each value the run gives the table."""
+    return [(run.row, run.seed, column.name, split, float(result[metric]), chance(result, metric), run.run_id,
+             run.metrics_name)
             for column, split, metric, result in _column_results(spec, run, metrics)]
 
 
@@ -142,7 +143,8 @@ def collect(spec: TableSpec, runs: list[PlannedRun], runs_dir: Path, allow_parti
         raise TcclipError(f"table {spec.name}: {len(missing)} metrics files missing, e.g. {missing[0]}; "
                           "run the DAG, or pass allow_partial to render what exists")
     origin = check_provenance(spec.name, read)
-    records = pd.DataFrame(rows, columns=[*RECORD_COLUMNS, "chance"])  # chance: for the degenerate-column flag
+    # chance: for the degenerate-column flag; run_id and metrics_file: where each value comes from
+    records = pd.DataFrame(rows, columns=[*RECORD_COLUMNS, "chance", "run_id", "metrics_file"])
     hm = _harmonic_means(spec, records)
     if not hm.empty:
         records = pd.concat([records, hm], ignore_index=True)

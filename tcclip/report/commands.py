@@ -64,6 +64,10 @@ def _plan(args: argparse.Namespace) -> int:
                      str(len({r.task for r in runs})), str(len(runs)), str(len(ids)))
     Console().print(view)
     print(f"{len(unique)} distinct trainings in all")
+    if args.index:
+        from tcclip.suite.plan import write_run_index
+
+        print(f"run index: {write_run_index(plans, wf.runs_dir, args.index)}")
     return 0
 
 
@@ -91,6 +95,8 @@ def add_commands(subparsers) -> None:
     plan = subparsers.add_parser("plan", help="list the runs the tables need")
     plan.add_argument("tables", nargs="*")
     plan.add_argument("--workflow-config", default="workflow/config/synthetic.yaml")
+    plan.add_argument("--index", metavar="CSV", help="also write which run folder fills each table row, seed and task "
+                                                    "(the DAG writes results/runs/index.csv)")
     plan.set_defaults(func=_plan)
     figure = subparsers.add_parser("context-figure", help="draw which patches formed the context tokens of a TC run")
     figure.add_argument("run", help="run directory of a trained TC-CLIP run")

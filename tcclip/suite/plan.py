@@ -162,3 +162,32 @@ def plan(names: list[str], wf: WorkflowConfig) -> dict[str, list[PlannedRun]]:
 
 def workflow_config_from_file(path: str | Path) -> WorkflowConfig:
     return load_workflow_config(load_yaml(path))
+
+
+INDEX_COLUMNS = ["run_id", "table", "row", "seed", "task", "overrides", "metrics_file", "run_dir"]
+
+
+def run_index(plans: dict[str, list[PlannedRun]], runs_dir: str | Path) -> list[dict[str, Any]]:
+    """One line per (table, row, seed, task): which run folder holds it and which metrics file
+    of that folder the table reads. A run shared by several rows or tables has a line for each."""
+    lines = []
+    for table, runs in plans.items():
+        for run in runs:
+            lines.append({"run_id": run.run_id, "table": table, "row": run.row, "seed": run.seed,
+                          "task": " ".join(f"{k}={v}" for k, v in run.task) or "-",
+                          "overrides": " ".join(run.overrides) or "-", "metrics_file": run.metrics_name,
+                          "run_dir": str(Path(runs_dir) / run.run_id)})
+    return lines
+
+
+def write_run_index(plans: dict[str, list[PlannedRun]], runs_dir: str | Path, out: str | Path) -> Path:
+    """results/runs/index.csv: run ids -> the table rows they fill (config: RUN_DIR/config.yaml)."""
+    import csv
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=INDEX_COLUMNS)
+        writer.writeheader()
+        writer.writerows(run_index(plans, runs_dir))
+    return out

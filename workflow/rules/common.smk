@@ -205,6 +205,23 @@ def write_table(table, log):
         handle.write(f"{len(missing)} metrics files missing\n" + "".join(f"{m}\n" for m in missing))
 
 
+def plan_digest():
+    """Changes whenever a table entry maps to another run: the run index's params (rerun trigger)."""
+    import hashlib
+
+    entries = sorted(f"{t}|{r.row}|{r.seed}|{r.task}|{r.run_id}|{r.metrics_name}" for t, runs in PLANS.items() for r in runs)
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
+
+
+def write_run_index(out, log):
+    """Rule run_index: which run folder fills each table row, seed and task of this config."""
+    from tcclip.suite.plan import write_run_index as write
+
+    write(PLANS, RUNS_DIR, out)
+    with open(log, "w") as handle:
+        handle.write(f"{sum(len(runs) for runs in PLANS.values())} table entries\n")
+
+
 def write_claims(tables, markdown, log):
     """Rules claims / claims_of_table: the paper's claims tested on the built tables (None: all)."""
     from tcclip.report.build import build_claims

@@ -81,3 +81,15 @@ if CONTEXT_RUN:
             run=get_run_folder_of_input,
         shell:
             "TCCLIP_THREADS={threads} tcclip context-figure {params.run} --out {output} > {log} 2>&1"
+
+
+# results/runs/index.csv: run ids -> the table rows, seeds and tasks they fill (the plan, no compute).
+rule run_index:
+    params:
+        plan=plan_digest(),
+    output:
+        f"{RUNS_DIR}/index.csv",
+    log:
+        f"{LOGS}/run_index.log",
+    run:
+        write_run_index(output[0], log[0])
