@@ -209,7 +209,9 @@ def plan_digest():
     """Changes whenever a table entry maps to another run: the run index's params (rerun trigger)."""
     import hashlib
 
-    entries = sorted(f"{t}|{r.row}|{r.seed}|{r.task}|{r.run_id}|{r.metrics_name}" for t, runs in PLANS.items() for r in runs)
+    entries = sorted(
+        f"{t}|{r.row}|{r.seed}|{r.task}|{r.run_id}|{r.metrics_name}" for t, runs in PLANS.items() for r in runs
+    )
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
 
 

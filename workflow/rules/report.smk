@@ -85,11 +85,11 @@ if CONTEXT_RUN:
 
 # results/runs/index.csv: run ids -> the table rows, seeds and tasks they fill (the plan, no compute).
 rule run_index:
-    params:
-        plan=plan_digest(),
     output:
         f"{RUNS_DIR}/index.csv",
     log:
         f"{LOGS}/run_index.log",
+    params:
+        plan=plan_digest(),
     run:
         write_run_index(output[0], log[0])
