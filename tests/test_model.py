@@ -215,6 +215,21 @@ def test_every_variant_runs_forward_and_backward(section, key, name):
     assert model.clip.visual.conv1.weight.grad.abs().sum() > 0
 
 
+def test_token_embedding_is_frozen_unless_asked():
+    """The official prompt learner keeps the embedded prompts as buffers: CLIP's token table never trains."""
+    from tcclip.engine.optim import parameter_groups
+
+    model = micro_model(text__prompt="learnable")
+    assert not model.clip.token_embedding.weight.requires_grad
+    assert model.text.ctx.requires_grad and model.clip.text_projection.requires_grad
+    grouped = {name for group in parameter_groups(model, 1e-3, 1e-3, 10.0) for name in group["names"]}
+    assert "clip.token_embedding.weight" not in grouped and "text.ctx" in grouped
+    model(video()).logsumexp(-1).sum().backward()
+    assert model.clip.token_embedding.weight.grad is None and model.text.ctx.grad is not None
+    trained = micro_model(text__prompt="learnable", text__train_token_embedding=True)
+    assert trained.clip.token_embedding.weight.requires_grad
+
+
 def test_runs_in_float64():
     model = micro_model(torch.float64, vision__num_context=4)
     assert model(video(dtype=torch.float64)).dtype == torch.float64

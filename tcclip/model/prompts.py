@@ -49,6 +49,11 @@ class TextConfig:
     """Text length; CLIP's positional embedding is truncated (not interpolated) to it."""
     vp_block: int = -1
     """Index of the CLIP text block that VP precedes and is initialised from (-1: the last)."""
+    train_token_embedding: bool = False
+    """Train CLIP's token embedding table (49408 x 512 for ViT-B/16, 25.3 M parameters). Off, as in the
+    official code: its prompt learner embeds the class prompts once and keeps them as buffers, so the
+    table is never updated (ViFi-CLIP's 124.3 M trainable = CLIP's 149.6 M minus this table).
+    The learnable prompt vectors are separate parameters and train either way."""
     truncate_long_names: bool | None = None
     """A class prompt longer than context_length is an error naming the class (unset/false); true cuts it
     to fit with a warning, as CLIP's tokenizer would silently (two cut names can become the same class)."""

@@ -3,6 +3,9 @@
 Parameter names: ``clip.*`` are CLIP's own (they have a CLIP counterpart, which
 weight-space ensembling uses); everything else (``vision.attn_bias``, ``text.ctx``,
 ``text.vp.*``, ...) is what the variant adds.
+
+Trainable: everything except CLIP's token embedding table (frozen unless
+``model.text.train_token_embedding``), as in the official code.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class VideoCLIP(nn.Module):
         cfg.validate()
         self.cfg = cfg
         self.clip = clip
+        clip.token_embedding.requires_grad_(cfg.text.train_token_embedding)
         self.vision = TemporalVisionEncoder(clip.visual, cfg.vision)
         self.text = PROMPTS.get(cfg.text.prompt)(clip, cfg.text)
         self.class_names: list[str] = []
