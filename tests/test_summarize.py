@@ -7,6 +7,7 @@ from tcclip.model.summarize import (
     SUMMARIZERS,
     SeedSet,
     bipartite_merge,
+    knn_log_density,
     merge_schedule,
 )
 
@@ -182,7 +183,7 @@ def planted_clusters(b=2, per=8, d=4):
     return SeedSet(tokens, torch.ones(b, 3 * per)), labels
 
 
-@pytest.mark.parametrize("name", ["kmeans", "dpc_knn"])
+@pytest.mark.parametrize("name", ["kmeans", "dpc_knn", "dpc_knn_exclude_self"])
 def test_clustering_recovers_planted_clusters(name):
     for seed in range(3):
         torch.manual_seed(seed)
@@ -231,3 +232,35 @@ def test_every_summarizer_forward_backward(name, dtype, device):
         assert seeds.scores.grad.abs().sum() > 0
     if name == "bipartite_saliency":
         assert seeds.saliency.grad.abs().sum() > 0
+
+
+# Six 1-D tokens (D = 1: distances are |xi - xj|); DPC_NEIGHBOURS = 5.
+DPC_HAND = torch.tensor([0.0, 3.0, 4.0, 6.0, 7.0, 11.0], dtype=torch.float64)
+
+
+def test_dpc_knn_density_hand_computed_both_rules():
+    """Squared distances to the others, by row: 0: 9 16 36 49 121 | 3: 9 1 9 16 64 |
+    4: 16 1 4 9 49 | 6: 36 9 4 1 25 | 7: 49 16 9 1 16 | 11: 121 64 49 25 16.
+    Reference rule (TCFormer): the 5 smallest entries of the row, its own 0 included, so
+    the farthest other drops out: (0 + the 4 nearest others) / 5. Exclude-self: the 5
+    nearest others, here all of them, / 5."""
+    dist = (DPC_HAND[:, None] - DPC_HAND[None, :]).abs()[None]
+    reference = [110 / 5, 35 / 5, 30 / 5, 39 / 5, 42 / 5, 154 / 5]
+    exclude_self = [231 / 5, 99 / 5, 79 / 5, 75 / 5, 91 / 5, 275 / 5]
+    torch.testing.assert_close(knn_log_density(dist, 5, include_self=True)[0], -torch.tensor(reference, dtype=torch.float64))
+    torch.testing.assert_close(knn_log_density(dist, 5, include_self=False)[0], -torch.tensor(exclude_self, dtype=torch.float64))
+
+
+def test_dpc_knn_centres_hand_computed_both_rules():
+    """k = 2. Reference rule: densest is 4 (log rho -6, delta = the largest distance 11:
+    score -6 + ln 11 = -3.60); next 3 (-7 + ln 1 = -7) just ahead of 6 (-7.8 + ln 2 = -7.11).
+    Centres 4, 3: clusters {4, 6, 7, 11} and {0, 3}.
+    Exclude-self: densest is 6 (-15 + ln 11 = -12.60), next 4 (-15.8 + ln 2 = -15.11), then
+    7 (-18.2). Centres 6, 4: clusters {6, 7, 11} and {0, 3, 4}."""
+    seeds = SeedSet(DPC_HAND[None, :, None], torch.ones(1, 6, dtype=torch.float64))
+    reference = SUMMARIZERS.get("dpc_knn")(seeds, 2, 100)
+    assert reference.assignment.tolist() == [[1, 1, 0, 0, 0, 0]]
+    torch.testing.assert_close(reference.tokens[0, :, 0], torch.tensor([7.0, 1.5], dtype=torch.float64))
+    exclude_self = SUMMARIZERS.get("dpc_knn_exclude_self")(seeds, 2, 100)
+    assert exclude_self.assignment.tolist() == [[1, 1, 1, 0, 0, 0]]
+    torch.testing.assert_close(exclude_self.tokens[0, :, 0], torch.tensor([8.0, 7 / 3], dtype=torch.float64))

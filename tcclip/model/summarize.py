@@ -246,18 +246,24 @@ def kmeans(seeds: SeedSet, k: int, r: int) -> Summary:
     return Summary(torch.where(counts[..., None] > 0, means, centres), assignment)
 
 
-@summarizer("dpc_knn")
-def dpc_knn(seeds: SeedSet, k: int, r: int) -> Summary:
-    """Density-peak clustering, k-NN density (Du et al. 2016; as in TCFormer, Chat-UniVi).
+def knn_log_density(dist: torch.Tensor, neighbours: int, include_self: bool) -> torch.Tensor:
+    """log rho of DPC-KNN: minus the mean squared distance to each point's nearest neighbours.
 
-    rho_i = exp(-mean squared distance to its DPC_NEIGHBOURS nearest neighbours, itself
-    excluded); delta_i = distance to the nearest denser point (the largest distance in
-    the set for the densest one); the k points with the largest rho*delta are centres,
-    each seed joins its nearest centre, outputs are cluster means (ordered by
-    rho*delta). As in TCFormer, distances are divided by sqrt(D). Ours: ranking runs in
-    log space (log rho + log delta) so that rho cannot underflow to 0, and equal
-    densities are broken by index (the lower index counts as denser).
+    dist (B, M, M) pairwise distances, zero diagonal. ``include_self``: the neighbours are
+    the ``neighbours`` smallest entries of the distance row, the point itself (distance 0)
+    among them, as TCFormer's ``cluster_dpc_knn`` takes them; otherwise the point is left
+    out and ``neighbours`` others count. Fewer points than that: all that there are.
     """
+    m = dist.shape[-1]
+    if include_self:
+        return -dist.topk(min(neighbours, m), dim=-1, largest=False).values.square().mean(dim=-1)
+    eye = torch.eye(m, dtype=torch.bool, device=dist.device)
+    others = dist.masked_fill(eye, math.inf).topk(min(neighbours, m - 1), dim=-1, largest=False)
+    return -others.values.square().mean(dim=-1)
+
+
+def dpc_knn_clusters(seeds: SeedSet, k: int, include_self: bool) -> Summary:
+    """Density-peak clustering with a k-NN density; ``include_self`` as in ``knn_log_density``."""
     _check_k(k)
     b, m, d = seeds.tokens.shape
     if m <= k:
@@ -265,10 +271,7 @@ def dpc_knn(seeds: SeedSet, k: int, r: int) -> Summary:
     with torch.no_grad():
         x = seeds.tokens.detach()
         dist = torch.cdist(x, x) / math.sqrt(d)
-        eye = torch.eye(m, dtype=torch.bool, device=x.device)
-        n_nb = min(DPC_NEIGHBOURS, m - 1)
-        knn = dist.masked_fill(eye, math.inf).topk(n_nb, dim=-1, largest=False)
-        log_rho = -knn.values.square().mean(dim=-1)
+        log_rho = knn_log_density(dist, DPC_NEIGHBOURS, include_self)
         # denser[b, i, j]: point j is denser than point i.
         idx = torch.arange(m, device=x.device)
         rho_i, rho_j = log_rho[:, :, None], log_rho[:, None, :]
@@ -280,3 +283,29 @@ def dpc_knn(seeds: SeedSet, k: int, r: int) -> Summary:
         # A centre always joins its own cluster (duplicates could otherwise steal it).
         assignment.scatter_(1, centres, torch.arange(k, device=x.device).expand(b, k))
     return Summary(_group_means(seeds.tokens, assignment, k)[0], assignment)
+
+
+@summarizer("dpc_knn")
+def dpc_knn(seeds: SeedSet, k: int, r: int) -> Summary:
+    """Density-peak clustering, k-NN density (Du et al. 2016; as TCFormer's cluster_dpc_knn).
+
+    rho_i = exp(-mean squared distance to its DPC_NEIGHBOURS nearest neighbours), the
+    point itself counted among them as in TCFormer (itself + DPC_NEIGHBOURS - 1 others;
+    ``dpc_knn_exclude_self`` leaves it out); delta_i = distance to the nearest denser
+    point (the largest distance in the set for the densest one); the k points with the
+    largest rho*delta are centres, each seed joins its nearest centre, outputs are
+    cluster means (ordered by rho*delta). As in TCFormer, distances are divided by
+    sqrt(D). Ours: ranking runs in log space (log rho + log delta) so that rho cannot
+    underflow to 0, and equal densities are broken by index (the lower index counts as
+    denser) where TCFormer adds random noise of 1e-6.
+    """
+    return dpc_knn_clusters(seeds, k, include_self=True)
+
+
+@summarizer("dpc_knn_exclude_self")
+def dpc_knn_exclude_self(seeds: SeedSet, k: int, r: int) -> Summary:
+    """DPC-KNN whose density leaves the point itself out: its DPC_NEIGHBOURS nearest others (ours).
+
+    Otherwise the same as ``dpc_knn`` (the reference's rule, which counts the point itself).
+    """
+    return dpc_knn_clusters(seeds, k, include_self=False)
