@@ -91,6 +91,20 @@ def test_context_tokens_change_features_and_only_bias_difference_matters():
     torch.testing.assert_close(before, after, rtol=1e-5, atol=1e-5)
 
 
+def test_local_global_bias_starts_from_a_seeded_truncated_normal():
+    """As the official table: trunc_normal_(std=0.02) (bounds +-2, timm's), from torch's global RNG."""
+    from tcclip.model.temporal import TemporalVisionEncoder, VisionConfig
+
+    visual = micro_clip().visual
+    torch.manual_seed(3)
+    bias = TemporalVisionEncoder(visual, VisionConfig(num_context=4)).attn_bias.detach()
+    torch.manual_seed(3)
+    expected = torch.nn.init.trunc_normal_(torch.empty(2, 2, 2), std=0.02, a=-2.0, b=2.0)
+    assert torch.equal(bias, expected) and (bias != 0).all()
+    torch.manual_seed(4)
+    assert not torch.equal(TemporalVisionEncoder(visual, VisionConfig(num_context=4)).attn_bias.detach(), bias)
+
+
 def test_context_is_per_video_and_frames_interact():
     """A change in one frame reaches the other frames' features only through temporal keys."""
     clips = video(b=1, t=3)

@@ -37,6 +37,9 @@ from tcclip.model.summarize import SUMMARIZERS, SeedSet
 from tcclip.registry import Registry
 
 
+BIAS_INIT_STD = 0.02  # the official local/global bias table's trunc_normal_ std
+
+
 @dataclass
 class VisionConfig:
     temporal: str = "tc"
@@ -236,12 +239,14 @@ class TemporalVisionEncoder(nn.Module):
         grid = visual.grid_size
         self.num_patches = grid[0] * grid[1]
         self.num_seeds = num_seeds(self.num_patches, cfg.seed_ratio)
-        # bias[l, h] = (local, extra) logit offsets; zero start = plain CLIP attention.
-        self.attn_bias = (
-            nn.Parameter(torch.zeros(len(blocks), self.num_heads, 2))
-            if cfg.local_global_bias and cfg.temporal != "frame"
-            else None
-        )
+        # bias[l, h] = (local, extra) logit offsets. Initialised as the official code does its
+        # local/global bias table: a truncated normal of std 0.02 from torch's global RNG (seeded
+        # by the run), cut at +-2 (absolute, timm's default: in effect untruncated). For tc,
+        # layer 0 has no context keys and its row is never read.
+        self.attn_bias = None
+        if cfg.local_global_bias and cfg.temporal != "frame":
+            self.attn_bias = nn.Parameter(torch.empty(len(blocks), self.num_heads, 2))
+            nn.init.trunc_normal_(self.attn_bias, std=BIAS_INIT_STD, a=-2.0, b=2.0)
 
     def forward(self, visual: nn.Module, video: torch.Tensor, trace: bool = False) -> VisionOutput:
         """video: (B, T, 3, H, W), normalised."""
