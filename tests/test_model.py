@@ -323,6 +323,31 @@ def test_vit_b16_geometry_runs_on_cpu():
     assert logits.shape == (1, 2) and torch.isfinite(logits).all()
 
 
+@pytest.mark.slow
+def test_trainable_parameter_counts_match_the_papers():
+    """ViT-B/16 (random weights): ViFi-CLIP trains 124.3 M parameters, TC-CLIP 127.5 M, as printed.
+
+    Convention, from what the official model holds: every parameter of it trains
+    (``freeze: null``); it holds CLIP's image encoder, the text transformer, the whole
+    positional embedding (77 rows, though 30 are read), ln_final, the text projection and
+    logit_scale, plus for TC-CLIP the 4 prompt vectors, the VP block and the local/global
+    bias; it does not hold the token embedding table (the prompts are embedded once into
+    buffers). So: CLIP ViT-B/16's 149,620,737 minus the 25,296,896 of the token table.
+    TC-CLIP adds the VP block (3,153,408), the prompt vectors (4 x 512) and the bias table;
+    ours has a row for every layer (12 x 12 heads x 2 = 288), the official one none for the
+    first (264): 24 more parameters, never read by ``tc``, the same 127.5 M.
+    """
+    clip = build_clip(BackboneConfig(weights=None, fp16_round=False))
+    counts = {}
+    for preset in ("vifi_clip", "tc_clip"):
+        model = VideoCLIP(clip, model_config(preset, {"backbone": {"weights": None, "fp16_round": False}}))
+        counts[preset] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        assert sum(p.numel() for p in model.clip.parameters()) == 149_620_737
+    assert counts["vifi_clip"] == 149_620_737 - 25_296_896 == 124_323_841
+    assert counts["tc_clip"] == 124_323_841 + 3_153_408 + 4 * 512 + 12 * 12 * 2 == 127_479_585
+    assert (round(counts["vifi_clip"] / 1e6, 1), round(counts["tc_clip"] / 1e6, 1)) == (124.3, 127.5)
+
+
 def test_check_weights_command(tmp_path, capsys):
     from tcclip.cli import main
 
