@@ -57,7 +57,12 @@ def test_a_finished_run_keeps_weights_not_optimizer_state(synth_tiny, tmp_path):
     assert "optimizer" not in slim_state and "optimizer" in full_state
     assert all(torch.equal(slim_state["model"][k], full_state["model"][k]) for k in full_state["model"])
     assert slim_state["epoch"] == 2 and len(slim_state["history"]) == 2
-    assert (slim / "checkpoints/last.pt").stat().st_size < 0.6 * (full / "checkpoints/last.pt").stat().st_size
+    # the slim file is smaller by AdamW's moments (two per trainable parameter; how large a share
+    # of the file that is depends on what is frozen, e.g. the token embedding by default)
+    moments = sum(t.numel() * t.element_size() for s in full_state["optimizer"]["state"].values()
+                  for t in s.values() if torch.is_tensor(t) and t.ndim > 0)
+    saved = (full / "checkpoints/last.pt").stat().st_size - (slim / "checkpoints/last.pt").stat().st_size
+    assert moments > 0 and saved >= 0.95 * moments
     # a finished run re-run (Snakemake after its metrics were deleted) trains nothing and still evaluates
     before = json.loads((slim / "train.json").read_text())
     assert cli("run", *fast_run_args(catalog, tmp_path / "slim", "train.epochs=2")) == 0
