@@ -187,8 +187,34 @@ def _run_chunk(kind: str, jobs: list) -> list:
 
 
 def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which cancels what is queued and cleans up."""
+    """Workers leave Ctrl-C to the parent, which cancels what is queued and cleans up. They start
+    with SIGINT blocked (inherited from the parent, see _start_workers): ignore it, then unblock,
+    so a Ctrl-C that arrived while they were importing is dropped here, not printed as a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _worker_ready() -> int:
+    return os.getpid()
+
+
+def _start_workers(workers: int) -> ProcessPoolExecutor:
+    """A pool whose ``workers`` processes are all running, started with SIGINT blocked (a signal
+    mask survives spawn's fork and exec; a Python handler would not). The parent's own Ctrl-C
+    waits, blocked, until they are up and then arrives as usual."""
+    # spawn, not fork: the caller may hold torch/OpenMP threads, which fork can deadlock
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ignore_interrupts)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:  # the executor spawns on demand: one waiting task per worker starts them all
+        for ready in [pool.submit(_worker_ready) for _ in range(workers)]:
+            ready.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return pool
 
 
 # --------------------------------------------------------------------------- the generator
@@ -300,9 +326,7 @@ class SynthBenchmark:
 
     def _render(self, workers: int, image_jobs: list, say: Callable[[str], None]) -> list[int]:
         """Render videos then images (in ``workers`` processes); returns each video's frame count."""
-        # spawn, not fork: the caller may hold torch/OpenMP threads, which fork can deadlock
-        pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_ignore_interrupts) if workers > 1 else None)
+        pool = _start_workers(workers) if workers > 1 else None
         try:
             say(f"rendering {len(self.video_jobs)} videos with {workers} worker(s)")
             frame_counts = self._run("video", self.video_jobs, pool)

@@ -150,12 +150,19 @@ def test_a_second_synth_into_the_same_folder_names_the_first_ones_pid(tmp_path):
     assert first.returncode == 130
 
 
-@pytest.mark.slow
-def test_ctrl_c_stops_the_workers_and_leaves_the_previous_benchmark(synth_tiny, tmp_path):  # noqa: F811
-    out = copy_of(synth_tiny, tmp_path)
+def rendering_over(benchmark, tmp_path):
+    """A copy of ``benchmark``, its snapshot, and a 2-worker render of another benchmark over it
+    that has started rendering (for a test to interrupt)."""
+    out = copy_of(benchmark, tmp_path)
     before = snapshot(out)
     run = start_synth(out, "--size", "small", "--seed", "1", "--no-images", "--workers", "2")
     wait_for(lambda: rendering_started(out), "rendering to start")
+    return out, before, run
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_and_leaves_the_previous_benchmark(synth_tiny, tmp_path):  # noqa: F811
+    out, before, run = rendering_over(synth_tiny, tmp_path)
     workers = psutil.Process(run.pid).children(recursive=True)
     os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
     _, err = run.communicate(timeout=120)
@@ -170,10 +177,7 @@ def test_ctrl_c_stops_the_workers_and_leaves_the_previous_benchmark(synth_tiny, 
 
 @pytest.mark.slow
 def test_a_worker_that_dies_is_one_line_and_changes_nothing(synth_tiny, tmp_path):  # noqa: F811
-    out = copy_of(synth_tiny, tmp_path)
-    before = snapshot(out)
-    run = start_synth(out, "--size", "small", "--seed", "1", "--no-images", "--workers", "2")
-    wait_for(lambda: rendering_started(out), "rendering to start")
+    out, before, run = rendering_over(synth_tiny, tmp_path)
     workers = [p for p in psutil.Process(run.pid).children() if "spawn_main" in " ".join(p.cmdline())]
     assert workers
     workers[0].kill()  # what the kernel's OOM killer does
