@@ -13,6 +13,9 @@
 # Where apt or the daemons cannot start, it prints one line "slurm rehearsal skipped: ..."
 # and exits 0 without running COMMAND. Ports: TCCLIP_SLURM_PORT_BASE (default 16817) .. +3.
 set -euo pipefail
+# Debian installs the daemons and mungekey in /usr/sbin, which a non-login shell (a CI runner,
+# `env -i`) may not have on PATH: without it the cluster was reinstalled and then skipped.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 PORT_BASE=${TCCLIP_SLURM_PORT_BASE:-16817}
 CTLD_PORT=$PORT_BASE SLURMD_PORT=$((PORT_BASE + 1)) DBD_PORT=$((PORT_BASE + 2)) DB_PORT=$((PORT_BASE + 3))
