@@ -326,7 +326,10 @@ class SynthBenchmark:
 
     def _render(self, workers: int, image_jobs: list, say: Callable[[str], None]) -> list[int]:
         """Render videos then images (in ``workers`` processes); returns each video's frame count."""
-        pool = _start_workers(workers) if workers > 1 else None
+        # Always in spawned workers, one included: the calling process carries state a fresh one does
+        # not (imported libraries, their CPU dispatch and floating-point flags), and workers=1 rendered
+        # in it gave other bytes than workers=2 on another CPU.
+        pool = _start_workers(max(1, workers))
         try:
             say(f"rendering {len(self.video_jobs)} videos with {workers} worker(s)")
             frame_counts = self._run("video", self.video_jobs, pool)
@@ -337,8 +340,8 @@ class SynthBenchmark:
             raise DataError(f"{self.out}: a worker process of tcclip synth died (killed, or out of memory?); "
                             f"the folder was left as it was; rerun, or use --workers 1") from None
         finally:
-            if pool is not None:  # on Ctrl-C: drop the queued chunks, let the running ones end
-                pool.shutdown(wait=True, cancel_futures=True)
+            # on Ctrl-C: drop the queued chunks, let the running ones end
+            pool.shutdown(wait=True, cancel_futures=True)
         return frame_counts
 
     def _write_lists(self) -> None:
@@ -352,13 +355,11 @@ class SynthBenchmark:
             self._write_base2novel(dataset)
         self._write_catalog()
 
-    def _run(self, kind: str, jobs: list, pool: ProcessPoolExecutor | None) -> list:
+    def _run(self, kind: str, jobs: list, pool: ProcessPoolExecutor) -> list:
         for folder in {Path(job.path).parent for job in jobs}:
             folder.mkdir(parents=True, exist_ok=True)
         chunk = 24
         chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
-        if pool is None:
-            return [r for c in chunks for r in _run_chunk(kind, c)]
         return [r for part in pool.map(_run_chunk, [kind] * len(chunks), chunks) for r in part]
 
     def _labels(self, name: str, classes: list) -> tuple[Path, Path]:
