@@ -53,6 +53,16 @@ smoke: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake results/smoke/tables/zero_shot.md results/smoke/tables/claims_zero_shot.md --cores all --configfile workflow/config/smoke.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/tcclip table zero_shot --check --workflow-config workflow/config/smoke.yaml
 
+# Clips and images of the synthetic benchmark rendered under valgrind's memcheck: no library
+# that decides their bytes (x264, libav*, numpy, Pillow, zlib) may read memory it never wrote
+# (such reads made files depend on the process and CPU); first a control with x264's macroblock
+# tree on, whose reads must be found. Installs valgrind with apt when missing (root); skips with
+# one line where it cannot.
+.PHONY: memcheck
+memcheck: install
+	$(BIN)/python .ci/memcheck.py --control
+	$(BIN)/python .ci/memcheck.py
+
 # The smoke DAG through workflow/profiles/slurm on a real one-node Slurm cluster started on
 # this machine (Debian's slurm-wlm, slurmdbd, munge, mariadb; installed with apt when
 # missing, which needs root), then stopped: every row filled, sacct records, a killed and a

@@ -214,6 +214,13 @@ _CR_FROM_RGB = (28784, -24103, -4681)
 # between two encodes of one clip in one process). Its SSE2 routines, present on every
 # x86-64 CPU, gave the same bytes as the C code on every clip tried; elsewhere x264 runs C.
 _X264_CPU = "MMX2,SSE,SSE2" if platform.machine().lower() in ("x86_64", "amd64") else "0"
+# x264's macroblock-tree rate control reads uninitialised stack memory (valgrind memcheck: the
+# lookahead's costs feed a table index in mbtree's qp offsets; "Use of uninitialised value",
+# 16 reports on 3 clips at 72 px). What lies there depends on what ran before in the process
+# (which clip a worker encodes first, the dynamic linker's register saves, whose size depends on
+# the CPU), so a clip's bytes could depend on the worker that encoded it. With mbtree off,
+# memcheck finds no uninitialised read in x264, libav*, numpy or Pillow (.ci/memcheck).
+_X264_PARAMS = f"asm={_X264_CPU}:mbtree=0"
 
 
 def _weighted(rgb: np.ndarray, weights: tuple[int, int, int]) -> np.ndarray:
@@ -243,8 +250,9 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 10, crf: int = 
     """Encode (T, H, W, 3) uint8 RGB frames as H.264/yuv420p mp4 (even H and W).
 
     The bytes are a function of the frames alone (same on every run, process and CPU):
-    RGB -> I420 in integer numpy (``rgb_to_yuv420p``), x264 on one thread and on the same
-    routines on every x86-64 CPU (``_X264_CPU``). The synthetic benchmark parallelises
+    RGB -> I420 in integer numpy (``rgb_to_yuv420p``), x264 on one thread, on the same
+    routines on every x86-64 CPU (``_X264_CPU``) and without macroblock-tree rate control,
+    which reads uninitialised memory (``_X264_PARAMS``). The synthetic benchmark parallelises
     over files instead.
     """
     import av
@@ -262,7 +270,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 10, crf: int = 
         with av.open(str(tmp), "w", format="mp4") as container:
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": f"asm={_X264_CPU}"}
+            stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": _X264_PARAMS}
             stream.codec_context.thread_count = 1
             for planes in rgb_to_yuv420p(frames):  # already yuv420p: PyAV hands them to x264 unconverted
                 for packet in stream.encode(av.VideoFrame.from_ndarray(planes, format="yuv420p")):

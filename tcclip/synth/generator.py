@@ -535,7 +535,7 @@ class SynthBenchmark:
             "size": self.size_name,
             "size_settings": asdict(self.size),
             "geometry": {"video_side": VIDEO_SIDE, "fps": FPS, "frames": list(self.size.frames),
-                         "codec": "libx264 yuv420p crf 18, preset veryfast, 1 thread, SSE2 routines; BT.601 limited range, "
+                         "codec": "libx264 yuv420p crf 18, preset veryfast, 1 thread, SSE2 routines, no macroblock tree; BT.601 limited range, "
                                   "chroma = 2x2 mean", "image_side": IMAGE_SIDE, "images": "PNG, stored blocks"},
             "videos": len(frame_counts),
             "frames_total": int(sum(frame_counts)),
