@@ -33,7 +33,7 @@ from tcclip.engine.runtime import configure_threads  # noqa: E402
 from tcclip.model.backbone import create_clip, read_state_dict  # noqa: E402
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="synthetic benchmark folder (tcclip synth OUT)")
     parser.add_argument("--arch", default="tiny-clip-p16")
@@ -42,19 +42,18 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--every", type=int, default=50)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     threads = configure_threads()
     torch.manual_seed(0)
     clip = create_clip(args.arch)
     if args.weights:
         clip.load_state_dict(read_state_dict(args.weights))
     tower = clip.visual
-    pairs = load_pairs(args.data)
-    labels = getattr(pairs, args.target)
-    vocab = sorted(set(labels))
-    y = torch.tensor([vocab.index(v) for v in labels])
-    train = torch.tensor([s == "train" for s in pairs.split])
-    images, y_train, val, y_val = pairs.images[train], y[train], normalize_images(pairs.images[~train]), y[~train]
+    vocab, images, y_train, val, y_val = labelled_stills(args.data, args.target)
     head = torch.nn.Linear(clip.text_projection.shape[1], len(vocab))
     batch = PretrainConfig.batch_size  # the pretraining's batch and optimiser (no warmup)
     optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=args.lr, weight_decay=0.1,
@@ -69,13 +68,30 @@ def main() -> int:
         loss.backward()
         optimizer.step()
         if (step + 1) % args.every == 0 or step + 1 == args.steps:
-            tower.eval()
-            with torch.no_grad():
-                accuracy = 100.0 * float((head(tower(val)).argmax(1) == y_val).float().mean())
-            tower.train()
-            print(f"step {step + 1}: loss {loss.item():.3f}, held-out {args.target} {accuracy:.1f}% "
-                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+            print(f"step {step + 1}: loss {loss.item():.3f}, held-out {args.target} "
+                  f"{held_out_accuracy(tower, head, val, y_val):.1f}% ({time.perf_counter() - started:.0f} s)",
+                  flush=True)
     return 0
+
+
+def labelled_stills(data: str, target: str):
+    """(class names, training images uint8, their labels, held-out images normalised, their labels)
+    of the pretraining stills, labelled by their ``target`` attribute."""
+    pairs = load_pairs(data)
+    labels = getattr(pairs, target)
+    vocab = sorted(set(labels))
+    y = torch.tensor([vocab.index(v) for v in labels])
+    train = torch.tensor([s == "train" for s in pairs.split])
+    return vocab, pairs.images[train], y[train], normalize_images(pairs.images[~train]), y[~train]
+
+
+def held_out_accuracy(tower, head, val: torch.Tensor, y_val: torch.Tensor) -> float:
+    """Accuracy in % of the linear probe on the held-out stills (the tower in eval mode meanwhile)."""
+    tower.eval()
+    with torch.no_grad():
+        accuracy = 100.0 * float((head(tower(val)).argmax(1) == y_val).float().mean())
+    tower.train()
+    return accuracy
 
 
 if __name__ == "__main__":

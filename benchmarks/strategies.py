@@ -83,13 +83,17 @@ def stats_overhead(clip, frames: int, k: int, min_seconds: float) -> dict[str, l
     return out
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="embedded size (tiny-clip-p8, 8 frames)")
     parser.add_argument("--frames", type=int, default=None, help="frames (default 16; quick 8)")
     parser.add_argument("--budget-s", type=float, default=None,
                         help="time for part B's round-robin passes (default 300; quick 2); at least one pass runs")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     threads = common.init_threads()
     arch = common.TINY if args.quick else common.VIT_B16
     frames = args.frames or (8 if args.quick else 16)
@@ -109,8 +113,27 @@ def main() -> int:
     print(f"   {arch}: {layers} layers, width {width}, {heads} heads, {patches} patches; {frames} frames, "
           f"n_s={n_s} seeds per frame -> {frames * n_s} seeds -> k={k}; {threads} threads", flush=True)
 
-    # A. Each strategy alone, and the statistics it needs.
-    stats, seeds = synthetic_inputs(frames, heads, patches, width, n_s)
+    own, layer_s, stat_cost = part_a(clip, synthetic_inputs(frames, heads, patches, width, n_s), frames, n_s, k, r,
+                                     min_seconds)
+    times, passes = part_b(part_b_models(clip, arch), frames, common.image_size(arch), budget)
+    rows, targets, base_med, frame_med = rows_and_targets(times, own, layers, args.quick)
+
+    print(f"\nStrategies, {arch}, {frames} frames, batch 1, inference ({common.cpu_name()}, {threads} threads; "
+          f"B: {passes} pass(es)):")
+    print(common.table(rows, ["variant", "B: forward s (median)", "range s", "x default",
+                              "A: own ms per layer (best)", "(median)", f"A: own x{layers} as % of default forward"],
+                       floatfmt=".3g"))
+    print(f"(own cost = the strategy function + the attention statistics it needs; a TC attention layer here takes "
+          f"{layer_s * 1e3:.0f} ms, patch entropies add {stat_cost['patch_entropy'] * 1e3:.1f} ms, "
+          f"value norms {stat_cost['value_norm'] * 1e3:.1f} ms; default TC forward {base_med:.2f} s = "
+          f"{base_med / frame_med:.2f}x frame-wise {frame_med:.2f} s)")
+    return targets.report()
+
+
+def part_a(clip, inputs, frames: int, n_s: int, k: int, r: int, min_seconds: float):
+    """A. Each strategy alone, and the statistics it needs: (own(name) -> (best, median) seconds per
+    layer, the attention layer's seconds, the extra seconds of each statistic)."""
+    stats, seeds = inputs
     calls: dict[str, list[float]] = {}
     needs: dict[str, frozenset] = {}
     with torch.no_grad():
@@ -132,7 +155,12 @@ def main() -> int:
         extra = sum(stat_cost[s] for s in needs[name])
         return min(calls[name]) + extra, common.median(calls[name]) + extra
 
-    # B. Whole forwards.
+    return own, min(layer["cls row only"]), stat_cost
+
+
+def part_b_models(clip, arch: str) -> dict:
+    """B's models over the same CLIP: the frame-wise reference, each seed selector (with bipartite
+    merging) and each other summarizer (with cls_avg selection)."""
     models = {"frame-wise (reference)": common.variant_model(clip, "frame", arch).eval()}
     for name in SEED_SELECTORS.names():
         key = DEFAULT_NAME if name == DEFAULT[0] else f"seed_selection={name}"
@@ -140,7 +168,12 @@ def main() -> int:
     for name in SUMMARIZERS.names():
         if name != DEFAULT[1]:
             models[f"summarization={name}"] = common.variant_model(clip, "tc_attn", arch, vision={"summarization": name}).eval()
-    size = common.image_size(arch)
+    return models
+
+
+def part_b(models: dict, frames: int, size: int, budget: float) -> tuple[dict[str, list[float]], int]:
+    """B. Whole forwards, round-robin passes while the budget allows (at least one): seconds per
+    forward of each model, and the number of passes."""
     video = torch.randn(1, frames, 3, size, size, generator=torch.Generator().manual_seed(1))
     warm = video[:, :2]
     times: dict[str, list[float]] = {name: [] for name in models}
@@ -158,7 +191,12 @@ def main() -> int:
             if spent + last > budget:
                 break
     print(f"   part B: {passes} round-robin pass(es) of {len(models)} forwards in {time.perf_counter() - start:.0f} s", flush=True)
+    return times, passes
 
+
+def rows_and_targets(times: dict[str, list[float]], own, layers: int, quick: bool):
+    """The table's rows and the targets checked: (rows, targets, default forward median s,
+    frame-wise forward median s)."""
     base_best = min(times[DEFAULT_NAME])
     base_med = common.median(times[DEFAULT_NAME])
     frame_med = common.median(times["frame-wise (reference)"])
@@ -175,22 +213,12 @@ def main() -> int:
         if name == DEFAULT_NAME:
             continue
         exempt = name in EXEMPT
-        ok = None if (exempt or args.quick) else best * layers <= MAX_OWN_SHARE * base_best
+        ok = None if (exempt or quick) else best * layers <= MAX_OWN_SHARE * base_best
         note = (" (exempt: the ablation's extra context tokens)" if exempt
-                else " (targets are for ViT-B/16, 16 frames: run without --quick)" if args.quick else "")
+                else " (targets are for ViT-B/16, 16 frames: run without --quick)" if quick else "")
         targets.check(f"{name}: own cost x{layers} <= {MAX_OWN_SHARE:.0%} of a default forward", ok,
                       f"{best * layers:.2f} s vs {base_best:.2f} s{note}")
-
-    print(f"\nStrategies, {arch}, {frames} frames, batch 1, inference ({common.cpu_name()}, {threads} threads; "
-          f"B: {passes} pass(es)):")
-    print(common.table(rows, ["variant", "B: forward s (median)", "range s", "x default",
-                              "A: own ms per layer (best)", "(median)", f"A: own x{layers} as % of default forward"],
-                       floatfmt=".3g"))
-    print(f"(own cost = the strategy function + the attention statistics it needs; a TC attention layer here takes "
-          f"{min(layer['cls row only']) * 1e3:.0f} ms, patch entropies add {stat_cost['patch_entropy'] * 1e3:.1f} ms, "
-          f"value norms {stat_cost['value_norm'] * 1e3:.1f} ms; default TC forward {base_med:.2f} s = "
-          f"{base_med / frame_med:.2f}x frame-wise {frame_med:.2f} s)")
-    return targets.report()
+    return rows, targets, base_med, frame_med
 
 
 if __name__ == "__main__":

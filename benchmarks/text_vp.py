@@ -72,21 +72,29 @@ def eot_only(clip, text, tokens: torch.Tensor, context: torch.Tensor) -> torch.T
     """
     blocks = clip.transformer.resblocks
     assert text.vp_index == len(blocks) - 1, "eot_only needs VP before the last text block"
-    n, (k, length) = text.cfg.n_ctx, tokens.shape
+    n = text.cfg.n_ctx
     x = text.run_blocks(clip, text.embed(clip, tokens), blocks[: text.vp_index])  # (K, L, W), once
     prompt = text.vp(x[:1, 1 : 1 + n].expand(context.shape[0], -1, -1), context.to(x.dtype))  # (B, n, W)
-    b, width = prompt.shape[0], x.shape[-1]
     last = blocks[-1]
-    attn = last.attn
+    eot = tokens.argmax(dim=-1)
+    # (K, W): the residual stream at [EOT] does not depend on the video
+    x_eot = x[torch.arange(x.shape[0], device=tokens.device), eot]
+    out = eot_attention(last.attn, last.ln_1(x), last.ln_1(prompt), eot, n)
+    y = x_eot[None] + last.ls_1(last.attn.out_proj(out))
+    y = y + last.ls_2(last.mlp(last.ln_2(y)))
+    return clip.ln_final(y) @ clip.text_projection
+
+
+def eot_attention(attn, h: torch.Tensor, h_prompt: torch.Tensor, eot: torch.Tensor, n: int) -> torch.Tensor:
+    """(B, K, W) before the output projection: each prompt's [EOT] query of the last block over its own
+    class tokens ``h`` (K, L, W; the n prompt slots masked) and the video's prompt vectors ``h_prompt``
+    (B, n, W), both already layer-normed."""
+    (k, length, width), b = h.shape, h_prompt.shape[0]
     heads = attn.num_heads
     hd = width // heads
     w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
     b_q, b_k, b_v = attn.in_proj_bias.chunk(3)
-    eot = tokens.argmax(dim=-1)
-    ar = torch.arange(k, device=tokens.device)
-    x_eot = x[ar, eot]  # (K, W): the residual stream at [EOT] does not depend on the video
-    h = last.ln_1(x)
-    h_prompt = last.ln_1(prompt)
+    ar = torch.arange(k, device=eot.device)
     q = F.linear(h[ar, eot], w_q, b_q).view(k, heads, hd)
     k_cls = F.linear(h, w_k, b_k).view(k, length, heads, hd)
     v_cls = F.linear(h, w_v, b_v).view(k, length, heads, hd)
@@ -94,7 +102,7 @@ def eot_only(clip, text, tokens: torch.Tensor, context: torch.Tensor) -> torch.T
     v_vid = F.linear(h_prompt, w_v, b_v).view(b, n, heads, hd)
     scale = 1.0 / math.sqrt(hd)
     logits_cls = torch.einsum("khd,klhd->khl", q, k_cls) * scale  # (K, H, L)
-    pos = torch.arange(length, device=tokens.device)
+    pos = torch.arange(length, device=eot.device)
     blocked = (pos[None, :] > eot[:, None]) | ((pos >= 1) & (pos <= n))[None, :]  # causal; prompt slots are the video's
     logits_cls = logits_cls.masked_fill(blocked[:, None, :], float("-inf"))
     logits_vid = torch.einsum("khd,bnhd->bkhn", q, k_vid) * scale  # (B, K, H, n)
@@ -102,9 +110,7 @@ def eot_only(clip, text, tokens: torch.Tensor, context: torch.Tensor) -> torch.T
     out = torch.einsum("bkhl,klhd->bkhd", probs[..., :length], v_cls) + torch.einsum(
         "bkhn,bnhd->bkhd", probs[..., length:], v_vid
     )
-    y = x_eot[None] + last.ls_1(attn.out_proj(out.reshape(b, k, width)))
-    y = y + last.ls_2(last.mlp(last.ln_2(y)))
-    return clip.ln_final(y) @ clip.text_projection
+    return out.reshape(b, k, width)
 
 
 def path_gmacs(arch: str, videos: int, classes: int) -> dict[str, float]:
@@ -131,7 +137,7 @@ def path_gmacs(arch: str, videos: int, classes: int) -> dict[str, float]:
     return out
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="tiny text encoder, 4 videos x 40 classes (smoke)")
     parser.add_argument("--videos", type=int, default=None, help="videos per batch (default 8; quick 4)")
@@ -140,7 +146,11 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=None,
                         help="no new round starts unless it fits in this many seconds from the start (default 420); "
                         "at least one round runs")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     threads = common.init_threads()
     arch = common.TINY if args.quick else common.VIT_B16
     videos = args.videos or (4 if args.quick else 8)
@@ -157,17 +167,41 @@ def main() -> int:
     context = torch.randn(videos, k_ctx, width, generator=torch.Generator().manual_seed(1))
     text, tokens = model.text, model.class_tokens
     blocks = len(clip.transformer.resblocks)
-
-    def batched(tok, ctx):  # what VideoCLIP.encode_text runs for a video-conditioned prompt
-        return text(clip, tok, VisionOutput(video=ctx.mean(1), frames=ctx[:, :1], context=ctx))
-
-    paths = {"batched": batched, "loop": lambda tok, ctx: loop_reference(clip, text, tok, ctx)}
-    if text.vp_index == blocks - 1:
-        paths["eot_only"] = lambda tok, ctx: eot_only(clip, text, tok, ctx)
+    paths = timed_paths(clip, text)
     print(f"   {arch}: text width {width}, {blocks} blocks, context length {tokens.shape[1]}, "
           f"VP before block {text.vp_index}; {videos} videos x {classes} classes, {k_ctx} context tokens; "
           f"up to {repeats} round-robin rounds (after a small warm-up); {threads} threads", flush=True)
 
+    outputs, times = time_round_robin(paths, tokens, context, repeats, budget)
+    rows, diffs, scale = comparison(outputs, times, path_gmacs(arch, videos, classes))
+    # Block-passes over K prompts of length L: the loop needs B*blocks, the batched path
+    # (blocks-1) + B*1 when VP precedes the last block: the best speed-up that design can reach.
+    after = blocks - text.vp_index
+    bound = videos * blocks / (text.vp_index + videos * after)
+
+    print(f"\nText side, {videos} videos x {classes} classes, {arch} text geometry ({common.cpu_name()}, {threads} threads):")
+    print(common.table(rows, ["path", "GMACs", "loop / path GMACs", "median s", "range s", "speed-up vs loop (medians)",
+                              "(fastest runs)", "max abs diff vs loop"],
+                       floatfmt=("", ".4g", ".3g", ".3g", "", ".3g", ".3g", "")))
+    print(f"(max |value| of the class embeddings: {scale:.3g}; the batched design's block-count bound on the "
+          f"speed-up: {videos}*{blocks}/({text.vp_index}+{videos}*{after}) = {bound:.2f}x)")
+    return check_targets(diffs, scale, common.median(times["loop"]) / common.median(times["batched"]), args.quick)
+
+
+def timed_paths(clip, text) -> dict:
+    """name -> fn(tokens, context) -> (B, K, E) of each path this machine can run."""
+    def batched(tok, ctx):  # what VideoCLIP.encode_text runs for a video-conditioned prompt
+        return text(clip, tok, VisionOutput(video=ctx.mean(1), frames=ctx[:, :1], context=ctx))
+
+    paths = {"batched": batched, "loop": lambda tok, ctx: loop_reference(clip, text, tok, ctx)}
+    if text.vp_index == len(clip.transformer.resblocks) - 1:
+        paths["eot_only"] = lambda tok, ctx: eot_only(clip, text, tok, ctx)
+    return paths
+
+
+def time_round_robin(paths: dict, tokens, context, repeats: int, budget: float):
+    """Each path's output and seconds per round, after a warm-up on 2 videos x 8 classes; no new
+    round starts unless it fits in ``budget`` seconds from the start."""
     outputs: dict[str, torch.Tensor] = {}
     times: dict[str, list[float]] = {name: [] for name in paths}
     start = time.perf_counter()
@@ -183,37 +217,32 @@ def main() -> int:
             now = time.perf_counter()
             if now - start + (now - round_start) > budget:
                 break
+    return outputs, times
 
-    gmacs = path_gmacs(arch, videos, classes)
+
+def comparison(outputs: dict, times: dict, gmacs: dict):
+    """The table's rows (cost, time and difference of each path against the loop), each path's max
+    |difference| from the loop, and the loop's max |value|."""
     ref = outputs["loop"]
     scale = ref.abs().max().item()
     rows, diffs = [], {}
     base = common.median(times["loop"])
-    for name in paths:
+    for name in outputs:
         diff = (outputs[name] - ref).abs().max().item()
         diffs[name] = diff
         med = common.median(times[name])
         rows.append([name, gmacs[name], gmacs["loop"] / gmacs[name], med, common.spread(times[name]), base / med,
                      min(times["loop"]) / min(times[name]), f"{diff:.2e}"])
-    # Block-passes over K prompts of length L: the loop needs B*blocks, the batched path
-    # (blocks-1) + B*1 when VP precedes the last block: the best speed-up that design can reach.
-    after = blocks - text.vp_index
-    bound = videos * blocks / (text.vp_index + videos * after)
+    return rows, diffs, scale
 
-    print(f"\nText side, {videos} videos x {classes} classes, {arch} text geometry ({common.cpu_name()}, {threads} threads):")
-    print(common.table(rows, ["path", "GMACs", "loop / path GMACs", "median s", "range s", "speed-up vs loop (medians)",
-                              "(fastest runs)", "max abs diff vs loop"],
-                       floatfmt=("", ".4g", ".3g", ".3g", "", ".3g", ".3g", "")))
-    print(f"(max |value| of the class embeddings: {scale:.3g}; the batched design's block-count bound on the "
-          f"speed-up: {videos}*{blocks}/({text.vp_index}+{videos}*{after}) = {bound:.2f}x)")
 
+def check_targets(diffs: dict, scale: float, speedup: float, quick: bool) -> int:
     targets = common.Targets()
-    for name in paths:
+    for name in diffs:
         if name != "loop":
             targets.check(f"{name} equals loop", diffs[name] <= RTOL * scale,
                           f"max |diff| {diffs[name]:.2e} <= {RTOL:g} x {scale:.3g}")
-    speedup = base / common.median(times["batched"])
-    if args.quick:
+    if quick:
         targets.check(f"batched >= {TARGET_SPEEDUP:g}x loop", None,
                       f"{speedup:.2f}x measured; the target is for ViT-B/16, 8 videos x 400 classes (run without --quick)")
     else:

@@ -100,18 +100,7 @@ def _coerce(value: Any, tp, key: str) -> Any:
     if tp is Any:
         return value
     if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(value, option, key)
-            except ConfigError as err:
-                errors.append(str(err))
-        raise ConfigError(f"{key}: expected {' or '.join(_type_name(o) for o in options)}, got {value!r}")
+        return _coerce_union(value, tp, key)
     if origin is typing.Literal:
         if value not in typing.get_args(tp):
             raise ConfigError(f"{key}: expected one of {list(typing.get_args(tp))}, got {value!r}")
@@ -120,18 +109,43 @@ def _coerce(value: Any, tp, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping of {sorted(f.name for f in dataclasses.fields(tp))}, got {value!r}")
         return from_dict(tp, value, key)
-    if origin in (list, tuple):
+    if origin in (list, tuple) or origin is dict or tp is dict:
+        return _coerce_container(value, tp, key)
+    return _coerce_scalar(value, tp, key)
+
+
+def _coerce_union(value: Any, tp, key: str) -> Any:
+    """The first option of ``Optional[...]`` / ``A | B`` the value passes (None where allowed)."""
+    options = typing.get_args(tp)
+    if value is None and type(None) in options:
+        return None
+    for option in options:
+        if option is type(None):
+            continue
+        try:
+            return _coerce(value, option, key)
+        except ConfigError:
+            pass
+    raise ConfigError(f"{key}: expected {' or '.join(_type_name(o) for o in options)}, got {value!r}")
+
+
+def _coerce_container(value: Any, tp, key: str) -> Any:
+    """A list (from a list or tuple) or a dict, items checked against the type's arguments."""
+    if typing.get_origin(tp) in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         (item_type, *_) = typing.get_args(tp) or (Any,)
         return [_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        args = typing.get_args(tp)
-        if args:
-            return {k: _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
-        return dict(value)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+    args = typing.get_args(tp)
+    if args:
+        return {k: _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
+    return dict(value)
+
+
+def _coerce_scalar(value: Any, tp, key: str) -> Any:
+    """float (from an int too), int, bool, str; bool is never taken for a number. Other types pass."""
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")

@@ -165,47 +165,55 @@ class Catalog:
         workflow before the videos are in place; lists and label files must still exist.
         """
         info = self._dataset(dataset)
-        splits = info.get("splits") or {}
-        if split not in splits:
-            raise CatalogError(
-                f"{self.path}: dataset {dataset!r} has no split {split!r}; known: {', '.join(splits) or 'none'}"
-            )
-        entry = splits[split]
-        entry = {"list": entry} if not isinstance(entry, dict) else entry
+        entry = self._split_entry(dataset, split)
         where = f"{self.path}: datasets.{dataset}.splits.{split}"
-        if not entry.get("list"):
-            note = f" ({entry['note']})" if entry.get("note") else ""
-            raise CatalogError(
-                f"{where}: no annotation list{note}; give it as lists={{'{dataset}/{split}': FILE}} "
-                f"(CLI --list {dataset}/{split}=FILE, workflow config data.lists)"
-            )
         annotation_list = self._file(entry["list"], f"{where}.list")
         label_file = self._file(entry.get("labels") or info.get("labels"), f"{where}.labels (or datasets.{dataset}.labels)")
         rephrased = entry.get("rephrased", info.get("rephrased") if "labels" not in entry else None)
         rephrased_file = self._file(rephrased, f"{where}.rephrased") if rephrased else None
-        root = info.get("root")
-        if root:
-            video_root = self._resolve(root)
-            if strict and not video_root.is_dir():
-                raise CatalogError(f"{self.path}: datasets.{dataset}.root: folder {video_root} not found")
-        elif strict:
-            raise CatalogError(
-                f"{self.path}: dataset {dataset!r} has no video root; set it (roots={{'{dataset}': DIR}}, "
-                f"CLI --root-of {dataset}=DIR, workflow config data.roots.{dataset})"
-            )
-        else:
-            video_root = None
         return SplitSpec(
             dataset=dataset,
             split=split,
             annotation_list=annotation_list,
-            video_root=video_root,
+            video_root=self._video_root(dataset, strict),
             label_file=label_file,
             class_names=tuple(load_class_names(label_file)),
             rephrased_file=rephrased_file,
             hflip=bool(info.get("hflip", True)),
             camel_case_names=bool(info.get("camel_case_names", False)),
         )
+
+    def _split_entry(self, dataset: str, split: str) -> dict:
+        """A split's catalog entry as a mapping (a bare list path is ``{"list": path}``); it must name a list."""
+        splits = self._dataset(dataset).get("splits") or {}
+        if split not in splits:
+            raise CatalogError(
+                f"{self.path}: dataset {dataset!r} has no split {split!r}; known: {', '.join(splits) or 'none'}"
+            )
+        entry = splits[split]
+        entry = {"list": entry} if not isinstance(entry, dict) else entry
+        if not entry.get("list"):
+            note = f" ({entry['note']})" if entry.get("note") else ""
+            raise CatalogError(
+                f"{self.path}: datasets.{dataset}.splits.{split}: no annotation list{note}; give it as "
+                f"lists={{'{dataset}/{split}': FILE}} (CLI --list {dataset}/{split}=FILE, workflow config data.lists)"
+            )
+        return entry
+
+    def _video_root(self, dataset: str, strict: bool) -> Path | None:
+        """The dataset's video folder; None without one unless ``strict``."""
+        root = self._dataset(dataset).get("root")
+        if root:
+            video_root = self._resolve(root)
+            if strict and not video_root.is_dir():
+                raise CatalogError(f"{self.path}: datasets.{dataset}.root: folder {video_root} not found")
+            return video_root
+        if strict:
+            raise CatalogError(
+                f"{self.path}: dataset {dataset!r} has no video root; set it (roots={{'{dataset}': DIR}}, "
+                f"CLI --root-of {dataset}=DIR, workflow config data.roots.{dataset})"
+            )
+        return None
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -19,7 +19,13 @@ from pathlib import Path
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser("data", help="dataset tools: check, index, protocol")
     sub = data.add_subparsers(dest="data_command", required=True)
+    _add_check_parser(sub)
+    _add_fingerprint_parser(sub)
+    _add_index_parser(sub)
+    _add_protocol_parser(sub)
 
+
+def _add_check_parser(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="find missing, unreadable and empty videos and bad labels, in one pass")
     check.add_argument("annotation_list", nargs="?", help="annotation list (or use --catalog/--dataset)")
     check.add_argument("--root", help="video folder the list's paths are relative to")
@@ -38,6 +44,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                        help="also fingerprint the listed videos' bytes (reads every file once)")
     check.set_defaults(func=run_check)
 
+
+def _add_fingerprint_parser(sub: argparse._SubParsersAction) -> None:
     fingerprint = sub.add_parser("fingerprint", help="fingerprints of a catalog dataset's lists and labels -> JSON",
                                  description="One fingerprint per split with a list (entries + class names), "
                                              "and the synthetic benchmark's; the DAG's runs depend on these files.")
@@ -48,6 +56,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     fingerprint.add_argument("--out", required=True, help="JSON file to write")
     fingerprint.set_defaults(func=run_fingerprint)
 
+
+def _add_index_parser(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="annotation list from a folder-per-class layout (e.g. Kinetics-400 train)")
     index.add_argument("root", help="folder holding one sub-folder of videos per class")
     index.add_argument("--out", required=True, help="annotation list to write")
@@ -56,6 +66,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     index.add_argument("--labels-out", help="without --labels: write the class names found as a CSV id,name")
     index.set_defaults(func=run_index)
 
+
+def _add_protocol_parser(sub: argparse._SubParsersAction) -> None:
     protocol = sub.add_parser("protocol", help="resolve a protocol against a catalog and print its tasks as JSON")
     protocol.add_argument("name", help="zero_shot | few_shot | base2novel | fully_supervised, or a YAML path")
     protocol.add_argument("--catalog", required=True, help="catalog YAML (e.g. OUT/catalog.yaml) or 'real'")

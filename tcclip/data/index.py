@@ -37,27 +37,37 @@ def build_index(
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise AnnotationError(f"{root}: no class folders (expected ROOT/<class name>/<video files>)")
-    if label_file is not None:
-        names = load_class_names(label_file)
-        by_key = {normalise_class_name(n): i for i, n in enumerate(names)}
-        label_of = {}
-        for folder in folders:
-            key = normalise_class_name(folder.name)
-            if key not in by_key:
-                raise AnnotationError(f"{folder}: folder name matches no class of {label_file}")
-            label_of[folder] = by_key[key]
-    else:
-        names = [folder.name.replace("_", " ") for folder in folders]
-        label_of = {folder: i for i, folder in enumerate(folders)}
+    names, label_of = _folder_labels(folders, label_file)
     suffixes = {e.lower() for e in extensions}
-    entries = []
-    for folder in folders:
-        for video in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes):
-            rel = Path(os.path.relpath(video, base)).as_posix()  # no symlink resolution: links are fine
-            if rel.startswith("../"):
-                raise AnnotationError(f"{video}: is not inside the relative-to folder {base}")
-            entries.append(Annotation(rel, label_of[folder]))
+    entries = [Annotation(path, label_of[folder]) for folder in folders for path in _video_paths(folder, base, suffixes)]
     if not entries:
         raise AnnotationError(f"{root}: no video files ({', '.join(sorted(suffixes))}) in the class folders")
     entries.sort(key=lambda e: (e.label, e.path))
     return entries, names
+
+
+def _folder_labels(folders: list[Path], label_file: str | Path | None) -> tuple[list[str], dict[Path, int]]:
+    """(class names, label of each class folder): the label file's ids matched by name, or the
+    sorted folder names as classes 0..K-1."""
+    if label_file is None:
+        return [folder.name.replace("_", " ") for folder in folders], {folder: i for i, folder in enumerate(folders)}
+    names = load_class_names(label_file)
+    by_key = {normalise_class_name(n): i for i, n in enumerate(names)}
+    label_of = {}
+    for folder in folders:
+        key = normalise_class_name(folder.name)
+        if key not in by_key:
+            raise AnnotationError(f"{folder}: folder name matches no class of {label_file}")
+        label_of[folder] = by_key[key]
+    return names, label_of
+
+
+def _video_paths(folder: Path, base: Path, suffixes: set[str]) -> list[str]:
+    """The videos under one class folder (any depth), as POSIX paths relative to ``base``."""
+    paths = []
+    for video in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes):
+        rel = Path(os.path.relpath(video, base)).as_posix()  # no symlink resolution: links are fine
+        if rel.startswith("../"):
+            raise AnnotationError(f"{video}: is not inside the relative-to folder {base}")
+        paths.append(rel)
+    return paths

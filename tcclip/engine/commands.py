@@ -164,6 +164,15 @@ def _retrain_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(subparsers) -> None:
+    _add_train_parser(subparsers)
+    _add_evaluate_parser(subparsers)
+    _add_run_parser(subparsers)
+    _add_predict_parser(subparsers)
+    _add_run_dir_parser(subparsers)
+    _add_pretrain_parser(subparsers)
+
+
+def _add_train_parser(subparsers) -> None:
     train = subparsers.add_parser("train", help="fine-tune a model on a protocol task (resumes by default)",
                                   description="Train the run of a config; prints its run directory.")
     _config_args(train)
@@ -173,6 +182,8 @@ def add_commands(subparsers) -> None:
     _retrain_arg(train)
     train.set_defaults(func=cmd_train, resumable=True)
 
+
+def _add_evaluate_parser(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="evaluate a run on its protocol's eval sets -> metrics.json",
                                      description="Evaluate a run directory (or the run a config names).")
     evaluate.add_argument("run", nargs="?", help="run directory (results/runs/<id>)")
@@ -184,6 +195,8 @@ def add_commands(subparsers) -> None:
     evaluate.add_argument("--out", help="metrics file (default: RUN/metrics.json or RUN/metrics_wiseft<R>.json)")
     evaluate.set_defaults(func=cmd_evaluate)
 
+
+def _add_run_parser(subparsers) -> None:
     run = subparsers.add_parser("run", help="train + evaluate (+ WiSE-FT) in one process")
     _config_args(run)
     run.add_argument("--resume", default="auto", metavar="auto|never|PATH")
@@ -191,6 +204,8 @@ def add_commands(subparsers) -> None:
     run.add_argument("--wiseft", nargs="?", const="protocol", default=None, metavar="RATIO")
     run.set_defaults(func=cmd_run, resumable=True)
 
+
+def _add_predict_parser(subparsers) -> None:
     predict = subparsers.add_parser(
         "predict", help="top-k class names of videos from a run's model -> CSV + JSON",
         description="Score videos with a run's model and its evaluation settings (frames, clips x crops views, "
@@ -220,10 +235,14 @@ def add_commands(subparsers) -> None:
                          help="CSV to write (default predictions.csv); the JSON goes beside it (same name, .json)")
     predict.set_defaults(func=_cmd_predict)
 
+
+def _add_run_dir_parser(subparsers) -> None:
     run_dir = subparsers.add_parser("run-dir", help="print the run directory a config trains into (no work done)")
     _config_args(run_dir)
     run_dir.set_defaults(func=cmd_run_dir)
 
+
+def _add_pretrain_parser(subparsers) -> None:
     pretrain = subparsers.add_parser("pretrain-clip", help="contrastive pretraining of the embedded tiny CLIP",
                                      description="Train a tiny CLIP on synthetic image-caption pairs; "
                                                  "writes a state dict loadable as backbone.weights.")

@@ -142,14 +142,10 @@ def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Di
     from tcclip.data.dataset import VideoDataset
 
     data = cfg.data.replace(mode="test")
-    groups: dict[tuple, list[str]] = {}
-    names_of: dict[str, list[str]] = {}
-    for key, spec in specs.items():
-        names_of[key] = spec.prompt_names(cfg.class_names)
-        groups.setdefault((str(spec.video_root), tuple(names_of[key])), []).append(key)
+    groups, names_of = _groups_sharing_videos(specs, cfg.class_names)
     rows: list[dict[str, dict]] = [{} for _ in models]
     totals = {"videos": 0, "seconds": 0.0}
-    for keys in groups.values():
+    for keys in groups:
         sets = {key: VideoDataset.from_split(specs[key], data) for key in keys}
         union, positions = _union(list(sets.values()))
         positions = dict(zip(keys, positions))
@@ -163,17 +159,32 @@ def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Di
                     per_video[m].append(video_frame(key, specs[key], part["scores"], part["labels"],
                                                     _scored_entries(prediction, positions[key], sets[key]),
                                                     prediction["views"]))
-                row = {"dataset": specs[key].dataset, "split": specs[key].split, "classes": len(names_of[key]),
-                       **score(part)}
-                row.update(views=prediction["views"], skipped_videos=len(part["skipped"]),
-                           seconds=round(prediction["seconds"], 3),
-                           videos_per_s=round(len(union) / max(prediction["seconds"], 1e-9), 2))
-                if len(keys) > 1:
-                    row["scored_with"] = [k for k in keys if k != key]
-                model_rows[key] = row
+                model_rows[key] = _metrics_row(specs[key], len(names_of[key]), part, prediction, len(union),
+                                               [k for k in keys if k != key])
         totals["videos"] += len(union)
         totals["seconds"] += predictions[0]["seconds"]
     return [{key: model_rows[key] for key in specs} for model_rows in rows], totals
+
+
+def _groups_sharing_videos(specs: dict, class_names) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """The eval set keys grouped by (video folder, class-name list), and each set's class names."""
+    groups: dict[tuple, list[str]] = {}
+    names_of: dict[str, list[str]] = {}
+    for key, spec in specs.items():
+        names_of[key] = spec.prompt_names(class_names)
+        groups.setdefault((str(spec.video_root), tuple(names_of[key])), []).append(key)
+    return list(groups.values()), names_of
+
+
+def _metrics_row(spec, classes: int, part: dict, prediction: dict, scored: int, scored_with: list[str]) -> dict:
+    """One eval set's row of metrics.json; ``scored``: the videos its group decoded, ``scored_with``: the
+    other sets of its group."""
+    row = {"dataset": spec.dataset, "split": spec.split, "classes": classes, **score(part)}
+    row.update(views=prediction["views"], skipped_videos=len(part["skipped"]), seconds=round(prediction["seconds"], 3),
+               videos_per_s=round(scored / max(prediction["seconds"], 1e-9), 2))
+    if scored_with:
+        row["scored_with"] = scored_with
+    return row
 
 
 def _union(sets: list) -> tuple[object, list[list[int]]]:
@@ -372,14 +383,7 @@ def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratio
     if out is not None and len(ratios) != 1:
         raise TcclipError("an output path names one metrics file: evaluate one variant at a time")
     run_path = Path(run_path)
-    config_file = run_path / CONFIG
-    if cfg is None:
-        if not config_file.is_file():
-            raise TcclipError(f"{run_path}: not a run directory (no config.yaml); create it with tcclip train")
-        cfg = load_resolved(config_file)
-    if run_id(cfg) != run_path.name:
-        raise TcclipError(f"overrides change the trained model (run id {run_id(cfg)}, not {run_path.name}); "
-                          "evaluate may only change evaluation settings (data views, eval.*)")
+    cfg = _evaluated_config(run_path, cfg)
     rt = setup_distributed(cfg.train.device)
     threads = configure_threads()
     seed_everything(cfg.seed)
@@ -390,50 +394,92 @@ def _evaluate_variants(run_path: str | Path, cfg: RunConfig | None = None, ratio
     per_video: list[list] = [[] for _ in loaded]
     rows_by_model, scoring = evaluate_splits([model for model, _ in loaded], task.evals, cfg, rt, per_video)
     wall = time.perf_counter() - started
-    train_info = _train_info(run_path) or ({"epochs": 0} if cfg.train.epochs == 0 else None)
-    changed, origin = changed_settings(cfg, run_path), provenance(cfg, task, run_path)
+    shared = _SharedRecord(
+        run_path=run_path, cfg=cfg, task=task, ratios=ratios, wall_s=round(wall, 3), scoring=scoring,
+        train=_train_info(run_path) or ({"epochs": 0} if cfg.train.epochs == 0 else None),
+        changed=changed_settings(cfg, run_path), provenance=provenance(cfg, task, run_path),
+        host={"device": str(rt.device), "world_size": rt.world_size, "threads": threads})
     written = []
     for ratio, (_, weights), by_key, videos in zip(ratios, loaded, rows_by_model, per_video):
         rows = [{"key": key, **row} for key, row in by_key.items()]
-        for row in rows:
-            log.info("%s%s: top-1 %.2f top-5 %.2f (%d videos, %.1f videos/s)", row["key"],
-                     "" if ratio is None else f" (WiSE-FT {ratio:g})", row["top1"], row["top5"], row["videos"],
-                     row["videos_per_s"])
-        metrics = {
-            "schema": METRICS_SCHEMA,
-            "run_id": run_path.name,
-            "task": task.name,
-            "protocol": task.protocol,
-            "params": task.params,
-            "variant": "finetuned" if ratio is None else "wiseft",
-            "wiseft_ratio": ratio,
-            "weights": weights,
-            "seed": cfg.seed,
-            "views": {"clips": cfg.data.num_clips, "crops": cfg.data.num_crops, "sampling": cfg.data.view_sampling,
-                      "view_seed": cfg.data.view_seed, "frames": cfg.data.num_frames,
-                      "input_size": cfg.data.input_size},
-            "class_names": cfg.class_names,
-            "results": rows,
-            "summary": summarize_by_dataset(rows, [r["key"] for r in rows]),
-            "train": train_info,
-            "eval_wall_s": round(wall, 3),  # shared by the variants evaluated together
-            "evaluated_with": [metrics_filename(r, changed) for r in ratios if r != ratio],
-            "eval_videos_scored": scoring["videos"],  # distinct videos: sets of one folder and class list share scores
-            "eval_videos_per_s": round(scoring["videos"] / max(scoring["seconds"], 1e-9), 2),
-            "config_hash": config_hash(training_identity(cfg)),
-            "config": to_dict(cfg),
-            "code_version": origin["code"],
-            "provenance": origin,
-            "host": {"device": str(rt.device), "world_size": rt.world_size, "threads": threads},
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        target = Path(out) if out else run_path / metrics_filename(ratio, changed)
+        _log_rows(rows, ratio)
+        metrics = _metrics_record(shared, ratio, weights, rows)
+        target = Path(out) if out else run_path / metrics_filename(ratio, shared.changed)
         if rt.is_main:  # the per-video lines first: a metrics file never lacks its predictions
             metrics["predictions"] = write_predictions(videos, predictions_path(target)).name
             atomic_write_json(metrics, target)
         metrics["path"] = str(target)
         written.append(metrics)
     return written
+
+
+def _evaluated_config(run_path: Path, cfg: RunConfig | None) -> RunConfig:
+    """The run's config (its config.yaml unless given), checked to name this run."""
+    config_file = run_path / CONFIG
+    if cfg is None:
+        if not config_file.is_file():
+            raise TcclipError(f"{run_path}: not a run directory (no config.yaml); create it with tcclip train")
+        cfg = load_resolved(config_file)
+    if run_id(cfg) != run_path.name:
+        raise TcclipError(f"overrides change the trained model (run id {run_id(cfg)}, not {run_path.name}); "
+                          "evaluate may only change evaluation settings (data views, eval.*)")
+    return cfg
+
+
+def _log_rows(rows: list[dict], ratio: float | None) -> None:
+    for row in rows:
+        log.info("%s%s: top-1 %.2f top-5 %.2f (%d videos, %.1f videos/s)", row["key"],
+                 "" if ratio is None else f" (WiSE-FT {ratio:g})", row["top1"], row["top5"], row["videos"],
+                 row["videos_per_s"])
+
+
+@dataclasses.dataclass(frozen=True)
+class _SharedRecord:
+    """What the metrics files of variants evaluated together record alike."""
+
+    run_path: Path
+    cfg: RunConfig
+    task: object  # tcclip.data.protocols.Task
+    ratios: list  # every variant evaluated together
+    wall_s: float
+    scoring: dict  # {"videos": distinct videos scored, "seconds": time spent scoring}
+    train: dict | None
+    changed: dict  # evaluation settings that differ from the run's config.yaml
+    provenance: dict
+    host: dict
+
+
+def _metrics_record(shared: _SharedRecord, ratio: float | None, weights: dict, rows: list[dict]) -> dict:
+    """One variant's metrics.json content (without the predictions file it names)."""
+    cfg, task, scoring = shared.cfg, shared.task, shared.scoring
+    return {
+        "schema": METRICS_SCHEMA,
+        "run_id": shared.run_path.name,
+        "task": task.name,
+        "protocol": task.protocol,
+        "params": task.params,
+        "variant": "finetuned" if ratio is None else "wiseft",
+        "wiseft_ratio": ratio,
+        "weights": weights,
+        "seed": cfg.seed,
+        "views": {"clips": cfg.data.num_clips, "crops": cfg.data.num_crops, "sampling": cfg.data.view_sampling,
+                  "view_seed": cfg.data.view_seed, "frames": cfg.data.num_frames,
+                  "input_size": cfg.data.input_size},
+        "class_names": cfg.class_names,
+        "results": rows,
+        "summary": summarize_by_dataset(rows, [r["key"] for r in rows]),
+        "train": shared.train,
+        "eval_wall_s": shared.wall_s,  # shared by the variants evaluated together
+        "evaluated_with": [metrics_filename(r, shared.changed) for r in shared.ratios if r != ratio],
+        "eval_videos_scored": scoring["videos"],  # distinct videos: sets of one folder and class list share scores
+        "eval_videos_per_s": round(scoring["videos"] / max(scoring["seconds"], 1e-9), 2),
+        "config_hash": config_hash(training_identity(cfg)),
+        "config": to_dict(cfg),
+        "code_version": shared.provenance["code"],
+        "provenance": shared.provenance,
+        "host": dict(shared.host),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _train_info(run_path: Path) -> dict | None:

@@ -176,20 +176,59 @@ def pretrain_clip(pairs: CaptionPairs, cfg: PretrainConfig, out: str | Path) -> 
     val = pairs.subset([i for i, s in enumerate(pairs.split) if s != "train"])
     if len(train.captions) < cfg.batch_size:
         raise TcclipError(f"pretrain: {len(train.captions)} training pairs, fewer than batch_size {cfg.batch_size}")
-    tokens = open_clip.tokenize(train.captions, context_length=cfg.context_length)
-    distinct = {c: i for i, c in enumerate(sorted(set(train.captions)))}
-    caption_ids = torch.tensor([distinct[c] for c in train.captions])
+    clip = _checked_clip(cfg, train.images.shape[-1])
+    losses, wall = _contrastive_steps(clip, train, cfg)
+    evaluation = zero_shot_attributes(clip, val if val.captions else train, cfg.context_length)
+    out = Path(out)
+    atomic_torch_save({k: v.detach().clone() for k, v in clip.state_dict().items()}, out)
+    report = {
+        "weights": str(out),
+        "arch": cfg.arch,
+        "config": to_dict(cfg),
+        "train_pairs": len(train.captions),
+        "val_images": len(val.captions),
+        "steps": cfg.steps,
+        "wall_s": round(wall, 2),
+        "steps_per_s": round(cfg.steps / wall, 3),
+        "threads": threads,
+        "first_loss": losses[0],
+        "final_loss": float(np.mean(losses[-max(1, min(20, len(losses) // 5)):])),  # last fifth, at most 20 steps
+        "zero_shot_val": evaluation,
+    }
+    atomic_write_json(report, out.with_suffix(".json"))
+    log.info("pretrained %s in %.1f s: loss %.3f -> %.3f; val zero-shot colour+shape %.1f%% (chance %.1f%%), "
+             "colour %.1f%%, shape %.1f%%", cfg.arch, wall, report["first_loss"], report["final_loss"],
+             evaluation["colour_shape"], evaluation["colour_shape_chance"], evaluation["colour"], evaluation["shape"])
+    return report
 
+
+def _checked_clip(cfg: PretrainConfig, image_side: int):
+    """A freshly initialised CLIP of ``cfg.arch`` (torch's seeded global stream), checked against the
+    context length and the images' side."""
     clip = create_clip(cfg.arch)
     if cfg.context_length > clip.positional_embedding.shape[0]:
         raise ConfigError(f"pretrain.context_length {cfg.context_length} exceeds the architecture's {clip.positional_embedding.shape[0]}")
     side = clip.visual.image_size[0] if isinstance(clip.visual.image_size, (tuple, list)) else clip.visual.image_size
-    if train.images.shape[-1] != side:
-        raise TcclipError(f"pretrain: images are {train.images.shape[-1]} px, architecture {cfg.arch} takes {side} px")
+    if image_side != side:
+        raise TcclipError(f"pretrain: images are {image_side} px, architecture {cfg.arch} takes {side} px")
+    return clip
+
+
+def _optimizer(clip, cfg: PretrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on embeddings, biases or norms)."""
     decay = [p for name, p in clip.named_parameters() if p.ndim > 1 and "embedding" not in name]
     no_decay = [p for name, p in clip.named_parameters() if not (p.ndim > 1 and "embedding" not in name)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+def _contrastive_steps(clip, train: CaptionPairs, cfg: PretrainConfig) -> tuple[list[float], float]:
+    """``cfg.steps`` InfoNCE updates on batches drawn without replacement (a new permutation per
+    pass); returns each step's loss and the seconds they took."""
+    tokens = open_clip.tokenize(train.captions, context_length=cfg.context_length)
+    distinct = {c: i for i, c in enumerate(sorted(set(train.captions)))}
+    caption_ids = torch.tensor([distinct[c] for c in train.captions])
+    optimizer = _optimizer(clip, cfg)
     schedule = WarmupCosine(cfg.lr, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio)
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     n = len(train.captions)
@@ -214,26 +253,4 @@ def pretrain_clip(pairs: CaptionPairs, cfg: PretrainConfig, out: str | Path) -> 
         if cfg.log_every and (step + 1) % cfg.log_every == 0:
             log.info("pretrain step %d/%d: loss %.4f (%.2f steps/s)", step + 1, cfg.steps,
                      float(np.mean(losses[-cfg.log_every:])), (step + 1) / (time.perf_counter() - started))
-    wall = time.perf_counter() - started
-    evaluation = zero_shot_attributes(clip, val if val.captions else train, cfg.context_length)
-    out = Path(out)
-    atomic_torch_save({k: v.detach().clone() for k, v in clip.state_dict().items()}, out)
-    report = {
-        "weights": str(out),
-        "arch": cfg.arch,
-        "config": to_dict(cfg),
-        "train_pairs": n,
-        "val_images": len(val.captions),
-        "steps": cfg.steps,
-        "wall_s": round(wall, 2),
-        "steps_per_s": round(cfg.steps / wall, 3),
-        "threads": threads,
-        "first_loss": losses[0],
-        "final_loss": float(np.mean(losses[-max(1, min(20, len(losses) // 5)):])),  # last fifth, at most 20 steps
-        "zero_shot_val": evaluation,
-    }
-    atomic_write_json(report, out.with_suffix(".json"))
-    log.info("pretrained %s in %.1f s: loss %.3f -> %.3f; val zero-shot colour+shape %.1f%% (chance %.1f%%), "
-             "colour %.1f%%, shape %.1f%%", cfg.arch, wall, report["first_loss"], report["final_loss"],
-             evaluation["colour_shape"], evaluation["colour_shape_chance"], evaluation["colour"], evaluation["shape"])
-    return report
+    return losses, time.perf_counter() - started

@@ -317,21 +317,7 @@ def plot_differences(spec: TableSpec, records: pd.DataFrame, videos: pd.DataFram
     nrows = max(math.ceil(len(columns) / ncols), 1)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 0.55 * max(len(rows), 1) * nrows + 1.8), squeeze=False)
     for index, (ax, column) in enumerate(zip(axes.flat, columns)):
-        for y, row in enumerate(rows):
-            c = evidence.comparisons[row].get(column.name)
-            if c is None:
-                continue
-            if c.video:
-                ax.plot(c.video, [y + 0.18] * 2, color="tab:green", linewidth=1.5)
-            if c.seed.n > 1 and not math.isnan(c.seed.half_width):
-                ax.plot([c.seed.low, c.seed.high], [y] * 2, color="tab:blue", linewidth=4, alpha=0.6)
-            ax.plot(c.per_seed["difference"], [y] * len(c.per_seed), "o", color="tab:blue", markersize=4, alpha=0.8)
-            if c.paper is not None:
-                ax.plot(c.paper, y - 0.18, marker="x", color="tab:red", linestyle="none", markersize=7)
-        ax.axvline(0, color="grey", linewidth=0.8)
-        ax.set_yticks(range(len(rows)), rows if index % ncols == 0 else [""] * len(rows))
-        ax.set_ylim(len(rows) - 0.5, -0.5)
-        ax.set_title(column.title)
+        _difference_panel(ax, evidence, rows, column, row_names=index % ncols == 0)
         ax.set_xlabel(f"Δ vs {spec.baseline} (points)")
     for ax in list(axes.flat)[len(columns):]:
         ax.set_visible(False)
@@ -344,3 +330,23 @@ def plot_differences(spec: TableSpec, records: pd.DataFrame, videos: pd.DataFram
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _difference_panel(ax, evidence, rows: list[str], column, row_names: bool) -> None:
+    """One column's panel: per row, the video bootstrap (green, above), the seeds' t-interval and
+    points (blue) and the paper's Δ (red ×, below)."""
+    for y, row in enumerate(rows):
+        c = evidence.comparisons[row].get(column.name)
+        if c is None:
+            continue
+        if c.video:
+            ax.plot(c.video, [y + 0.18] * 2, color="tab:green", linewidth=1.5)
+        if c.seed.n > 1 and not math.isnan(c.seed.half_width):
+            ax.plot([c.seed.low, c.seed.high], [y] * 2, color="tab:blue", linewidth=4, alpha=0.6)
+        ax.plot(c.per_seed["difference"], [y] * len(c.per_seed), "o", color="tab:blue", markersize=4, alpha=0.8)
+        if c.paper is not None:
+            ax.plot(c.paper, y - 0.18, marker="x", color="tab:red", linestyle="none", markersize=7)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_yticks(range(len(rows)), rows if row_names else [""] * len(rows))
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_title(column.title)

@@ -471,103 +471,137 @@ class SynthBenchmark:
     # -- catalog and manifest ----------------------------------------------------------
 
     def _write_catalog(self) -> None:
-        def dataset(title, labels, splits, hflip=True):
-            return {"title": title, "root": f"videos/{labels}", "labels": f"labels/{labels}_labels.csv",
-                    "rephrased": f"labels/{labels}_labels_rephrased.json", "hflip": hflip, "splits": splits}
-
-        def with_labels(path, labels):
-            return {"list": path, "labels": f"labels/{labels}_labels.csv",
-                    "rephrased": f"labels/{labels}_labels_rephrased.json"}
-
-        def b2n(name):
-            folder = f"splits/base2novel_splits/{name}_splits"
-            out = {f"b2n_fs_base_s{i}_train": with_labels(f"{folder}/fs_base_s{i}_train.txt", f"{name}_base") for i in (1, 2, 3)}
-            out["b2n_base_train"] = with_labels(f"{folder}/base_train.txt", f"{name}_base")
-            out["b2n_base_val"] = with_labels(f"{folder}/base_val.txt", f"{name}_base")
-            out["b2n_novel_val"] = with_labels(f"{folder}/novel_val.txt", f"{name}_novel")
-            return out
-
-        def numbered(name):  # the SSv2-like sets' train/validation and few-shot lists
-            folder = f"splits/{name}_splits"
-            return {"train": f"{folder}/train.txt", "validation": f"{folder}/validation.txt",
-                    **{f"train1_few_shot_{k}": f"{folder}/train1_few_shot_{k}.txt" for k in self.size.shots}}
-
-        def target(name):
-            splits = {f"{kind}{i}": f"splits/{name}_splits/{kind}{i}.txt" for kind in ("val", "train") for i in (1, 2, 3)}
-            splits.update({f"train1_few_shot_{k}": f"splits/{name}_splits/train1_few_shot_{k}.txt" for k in self.size.shots})
-            return {**splits, **b2n(name)}
-
+        shots = self.size.shots
         catalog = {
             "name": "synthetic",
             "scale": "embedded",
             "generator": {"name": GENERATOR, "version": GENERATOR_VERSION, "seed": self.seed, "size": self.size_name},
             "datasets": {
-                "k400": dataset("SynthKinetics (Kinetics-400-like training set)", "k400",
-                                {"train": "splits/k400_splits/train.txt", "val": "splits/k400_splits/val.txt", **b2n("k400")}),
-                "k600": dataset("SynthK600 (K-600-like zero-shot target)", "k600",
-                                {f"zs_split{i}": with_labels(f"splits/k600_splits/zs_split{i}_eval.txt", f"k600_zs_split{i}")
-                                 for i in (1, 2, 3)} | {"pool": "splits/k600_splits/pool.txt"}),
-                "hmdb51": dataset("SynthHMDB (HMDB-51-like zero-shot target)", "hmdb51", target("hmdb51")),
-                "ucf101": dataset("SynthUCF (UCF-101-like zero-shot target)", "ucf101", target("ucf101")),
-                "ssv2": dataset("SynthSSv2 (relations between frames, SSv2-like)", "ssv2",
-                                {**numbered("ssv2"), **b2n("ssv2")}, hflip=False),
+                "k400": _catalog_dataset("SynthKinetics (Kinetics-400-like training set)", "k400",
+                                         {"train": "splits/k400_splits/train.txt", "val": "splits/k400_splits/val.txt",
+                                          **_b2n_lists("k400")}),
+                "k600": _catalog_dataset("SynthK600 (K-600-like zero-shot target)", "k600",
+                                         {f"zs_split{i}": _with_labels(f"splits/k600_splits/zs_split{i}_eval.txt",
+                                                                       f"k600_zs_split{i}")
+                                          for i in (1, 2, 3)} | {"pool": "splits/k600_splits/pool.txt"}),
+                "hmdb51": _catalog_dataset("SynthHMDB (HMDB-51-like zero-shot target)", "hmdb51",
+                                           _target_lists("hmdb51", shots)),
+                "ucf101": _catalog_dataset("SynthUCF (UCF-101-like zero-shot target)", "ucf101",
+                                           _target_lists("ucf101", shots)),
+                "ssv2": _catalog_dataset("SynthSSv2 (relations between frames, SSv2-like)", "ssv2",
+                                         {**_numbered_lists("ssv2", shots), **_b2n_lists("ssv2")}, hflip=False),
             },
         }
         if "ssv2_reversal" in self.ssv2_sets:
-            catalog["datasets"]["ssv2_reversal"] = dataset("SynthSSv2-reversal (time-reversal pairs, optional extra)",
-                                                           "ssv2_reversal", numbered("ssv2_reversal"), hflip=False)
+            catalog["datasets"]["ssv2_reversal"] = _catalog_dataset(
+                "SynthSSv2-reversal (time-reversal pairs, optional extra)", "ssv2_reversal",
+                _numbered_lists("ssv2_reversal", shots), hflip=False)
         header = "# Written by `tcclip synth`; paths are relative to this file. See tcclip/data/catalog.py.\n"
         (self.root / "catalog.yaml").write_text(header + yaml.safe_dump(catalog, sort_keys=False, width=120))
 
     def _manifest(self, frame_counts: list[int], num_images: int) -> dict:
-        def info(dataset, classes, splits, note=""):
-            out = {"classes": len(classes), "chance": round(1 / len(classes), 4),
-                   "splits": {name: len(entries) for name, entries in splits.items()}}
-            if note:
-                out["note"] = note
-            return out
-
-        lists = self.lists
         return {
             "generator": GENERATOR,
             "version": GENERATOR_VERSION,
             "seed": self.seed,
             "size": self.size_name,
             "size_settings": asdict(self.size),
-            "geometry": {"video_side": VIDEO_SIDE, "fps": FPS, "frames": list(self.size.frames),
-                         "codec": "libx264 yuv420p crf 18, preset veryfast, 1 thread, SSE2 routines, no macroblock tree; BT.601 limited range, "
-                                  "chroma = 2x2 mean", "image_side": IMAGE_SIDE, "images": "PNG, stored blocks"},
+            "geometry": _geometry(self.size.frames),
             "videos": len(frame_counts),
             "frames_total": int(sum(frame_counts)),
             "images": num_images,
-            "vocabulary": {"colours": list(COLOURS), "shapes": list(SHAPES), "sizes": list(IMAGE_SIZES),
-                           "motions": [m.phrase for m in MOTIONS],
-                           "relations": [relation_phrase(r.key, a) for a in ("colour", "shape") for r in RELATIONS],
-                           "reversal_pairs": [[p.forward, p.backward] for p in REVERSAL_PAIRS]},
-            "datasets": {
-                "k400": info("k400", self.plan.k400, {k: lists["k400"][k] for k in ("train", "val")}),
-                "hmdb51": info("hmdb51", self.plan.hmdb51, lists["hmdb51"]),
-                "ucf101": info("ucf101", self.plan.ucf101, lists["ucf101"]),
-                "k600": {**info("k600", self.plan.k600, lists["k600"]),
-                         "chance": round(1 / self.size.k600_split_classes, 4),
-                         "split_classes": self.size.k600_split_classes},
-                "ssv2": info("ssv2", self.ssv2_sets["ssv2"], lists["ssv2"],
-                             note="classes relate what different frames show: every single frame has the same "
-                                  "distribution in every class (a sum of per-frame scores cannot separate them)"),
-                **({"ssv2_reversal": info("ssv2_reversal", self.ssv2_sets["ssv2_reversal"], lists["ssv2_reversal"],
-                                          note="time-reversal pairs: every order-blind model is at chance")}
-                   if "ssv2_reversal" in self.ssv2_sets else {}),
-            },
+            "vocabulary": _vocabulary(),
+            "datasets": self._dataset_infos(),
             "base2novel": self.counts.get("base2novel", {}),
-            "shared_target_classes": {
-                "hmdb51&ucf101": len({c.name for c in self.plan.hmdb51} & {c.name for c in self.plan.ucf101}),
-                "ucf101&k600": len({c.name for c in self.plan.ucf101} & {c.name for c in self.plan.k600}),
-                "hmdb51&k600": len({c.name for c in self.plan.hmdb51} & {c.name for c in self.plan.k600}),
-            },
+            "shared_target_classes": self._shared_target_classes(),
             "class_names": {**{name: [c.name for c in getattr(self.plan, name)]
                                for name in ("k400", "hmdb51", "ucf101", "k600")},
                             **{name: [c.name for c in classes] for name, classes in self.ssv2_sets.items()}},
         }
+
+    def _dataset_infos(self) -> dict:
+        """The manifest's per-dataset class and split counts."""
+        lists = self.lists
+        return {
+            "k400": _dataset_info(self.plan.k400, {k: lists["k400"][k] for k in ("train", "val")}),
+            "hmdb51": _dataset_info(self.plan.hmdb51, lists["hmdb51"]),
+            "ucf101": _dataset_info(self.plan.ucf101, lists["ucf101"]),
+            "k600": {**_dataset_info(self.plan.k600, lists["k600"]),
+                     "chance": round(1 / self.size.k600_split_classes, 4),
+                     "split_classes": self.size.k600_split_classes},
+            "ssv2": _dataset_info(self.ssv2_sets["ssv2"], lists["ssv2"],
+                                  note="classes relate what different frames show: every single frame has the same "
+                                       "distribution in every class (a sum of per-frame scores cannot separate them)"),
+            **({"ssv2_reversal": _dataset_info(self.ssv2_sets["ssv2_reversal"], lists["ssv2_reversal"],
+                                               note="time-reversal pairs: every order-blind model is at chance")}
+               if "ssv2_reversal" in self.ssv2_sets else {}),
+        }
+
+    def _shared_target_classes(self) -> dict:
+        names = {dataset: {c.name for c in getattr(self.plan, dataset)} for dataset in ("hmdb51", "ucf101", "k600")}
+        return {
+            "hmdb51&ucf101": len(names["hmdb51"] & names["ucf101"]),
+            "ucf101&k600": len(names["ucf101"] & names["k600"]),
+            "hmdb51&k600": len(names["hmdb51"] & names["k600"]),
+        }
+
+
+# --------------------------------------------------------------------------- catalog and manifest entries
+
+
+def _catalog_dataset(title: str, labels: str, splits: dict, hflip: bool = True) -> dict:
+    return {"title": title, "root": f"videos/{labels}", "labels": f"labels/{labels}_labels.csv",
+            "rephrased": f"labels/{labels}_labels_rephrased.json", "hflip": hflip, "splits": splits}
+
+
+def _with_labels(path: str, labels: str) -> dict:
+    return {"list": path, "labels": f"labels/{labels}_labels.csv",
+            "rephrased": f"labels/{labels}_labels_rephrased.json"}
+
+
+def _b2n_lists(name: str) -> dict:
+    """A dataset's base-to-novel splits, each with its own label files."""
+    folder = f"splits/base2novel_splits/{name}_splits"
+    out = {f"b2n_fs_base_s{i}_train": _with_labels(f"{folder}/fs_base_s{i}_train.txt", f"{name}_base") for i in (1, 2, 3)}
+    out["b2n_base_train"] = _with_labels(f"{folder}/base_train.txt", f"{name}_base")
+    out["b2n_base_val"] = _with_labels(f"{folder}/base_val.txt", f"{name}_base")
+    out["b2n_novel_val"] = _with_labels(f"{folder}/novel_val.txt", f"{name}_novel")
+    return out
+
+
+def _numbered_lists(name: str, shots) -> dict:
+    """The SSv2-like sets' train/validation and few-shot lists."""
+    folder = f"splits/{name}_splits"
+    return {"train": f"{folder}/train.txt", "validation": f"{folder}/validation.txt",
+            **{f"train1_few_shot_{k}": f"{folder}/train1_few_shot_{k}.txt" for k in shots}}
+
+
+def _target_lists(name: str, shots) -> dict:
+    """A zero-shot target's three val/train splits, few-shot and base-to-novel lists."""
+    splits = {f"{kind}{i}": f"splits/{name}_splits/{kind}{i}.txt" for kind in ("val", "train") for i in (1, 2, 3)}
+    splits.update({f"train1_few_shot_{k}": f"splits/{name}_splits/train1_few_shot_{k}.txt" for k in shots})
+    return {**splits, **_b2n_lists(name)}
+
+
+def _dataset_info(classes, splits: dict, note: str = "") -> dict:
+    out = {"classes": len(classes), "chance": round(1 / len(classes), 4),
+           "splits": {name: len(entries) for name, entries in splits.items()}}
+    if note:
+        out["note"] = note
+    return out
+
+
+def _geometry(frames) -> dict:
+    return {"video_side": VIDEO_SIDE, "fps": FPS, "frames": list(frames),
+            "codec": "libx264 yuv420p crf 18, preset veryfast, 1 thread, SSE2 routines, no macroblock tree; BT.601 limited range, "
+                     "chroma = 2x2 mean", "image_side": IMAGE_SIDE, "images": "PNG, stored blocks"}
+
+
+def _vocabulary() -> dict:
+    return {"colours": list(COLOURS), "shapes": list(SHAPES), "sizes": list(IMAGE_SIZES),
+            "motions": [m.phrase for m in MOTIONS],
+            "relations": [relation_phrase(r.key, a) for a in ("colour", "shape") for r in RELATIONS],
+            "reversal_pairs": [[p.forward, p.backward] for p in REVERSAL_PAIRS]}
 
 
 _CAPTION_TEMPLATES = (

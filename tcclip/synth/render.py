@@ -209,117 +209,190 @@ def _track(rng, t, colour_name, cx, cy, **kw) -> Track:
     return Track(cx=np.asarray(cx, np.float32), cy=np.asarray(cy, np.float32), **values)
 
 
+def _bounds(radius: float) -> tuple[float, float]:
+    """Lowest and highest centre coordinate that keeps the object 6 px inside the frame."""
+    return radius + 6, VIDEO_SIDE - radius - 6
+
+
+def _steps(t: int) -> np.ndarray:
+    return np.arange(t, dtype=np.float32)
+
+
+# Each program takes (rng, t, colour, radius, cx0, cy0), the start point (cx0, cy0) drawn
+# by the caller first; a program's draws from ``rng`` are in the order the clip's bytes
+# depend on (reordering them changes every rendered benchmark).
+
+
+def _still(rng, t, colour, radius, cx0, cy0) -> Track:
+    return _track(rng, t, colour, _const(cx0, t), _const(cy0, t))
+
+
+def _shaking(rng, t, colour, radius, cx0, cy0) -> Track:
+    jitter = rng.uniform(-3.0, 3.0, (2, t)).astype(np.float32)
+    track = _track(rng, t, colour, cx0 + jitter[0], cy0 + jitter[1])
+    track.angle = track.angle + np.deg2rad(rng.uniform(-8, 8, t)).astype(np.float32)
+    return track
+
+
+def _blinking(rng, t, colour, radius, cx0, cy0) -> Track:
+    on, off = rng.integers(2, 5, 2)
+    phase = rng.integers(0, on + off)
+    visible = (np.mod(_steps(t) + phase, on + off) < on).astype(np.float32)
+    return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), opacity=visible)
+
+
+def _zigzag(rng, t, colour, radius, cx0, cy0) -> Track:
+    side, (lo, hi) = VIDEO_SIDE, _bounds(radius)
+    span = rng.uniform(32, 40)
+    direction = rng.choice([-1.0, 1.0])
+    x = _line(side / 2 - direction * span / 2, side / 2 + direction * span / 2, t)
+    period, amp = rng.uniform(6, 10), rng.uniform(7, 10)
+    tri = 2 * np.abs(np.mod(_steps(t) / period + rng.uniform(), 1.0) - 0.5) * 2 - 1  # -1..1 triangle wave
+    return _track(rng, t, colour, x, np.clip(cy0, lo + amp, hi - amp) + amp * tri)
+
+
+def _bouncing(rng, t, colour, radius, cx0, cy0) -> Track:
+    side, (lo, hi) = VIDEO_SIDE, _bounds(radius)
+    period, height = rng.uniform(8, 12), rng.uniform(16, 24)
+    floor = side - radius - rng.uniform(4, 8)
+    y = floor - height * np.abs(exact.sin(np.pi * (_steps(t) / period + rng.uniform())))
+    x = cx0 + _line(0, rng.uniform(-10, 10), t)
+    return _track(rng, t, colour, np.clip(x, lo, hi), y)
+
+
+def _spinning(rng, t, colour, radius, cx0, cy0) -> Track:
+    step = np.deg2rad(rng.uniform(22, 32)) * rng.choice([-1.0, 1.0])
+    track = _track(rng, t, colour, _const(cx0, t), _const(cy0, t))
+    track.angle = (rng.uniform(0, 2 * np.pi) + step * _steps(t)).astype(np.float32)
+    return track
+
+
+def _colour_change(rng, t, colour, radius, cx0, cy0) -> Track:
+    others = [c for c in COLOUR_NAMES if c != colour]
+    hold = rng.integers(3, 6)
+    segments = int(np.ceil(t / hold)) + 1
+    names = [colour if i % 2 == 0 else others[rng.integers(len(others))] for i in range(segments)]
+    per_frame = np.stack([RGB[names[int(i // hold)]] for i in _steps(t)])
+    return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), colour=per_frame)
+
+
+def _orbiting(rng, t, colour, radius, cx0, cy0) -> Track:
+    side = VIDEO_SIDE
+    orbit = rng.uniform(11, 15)
+    centre = rng.uniform(side / 2 - 4, side / 2 + 4, 2)
+    omega = 2 * np.pi / rng.uniform(12, 20) * rng.choice([-1.0, 1.0])
+    phi = rng.uniform(0, 2 * np.pi) + omega * _steps(t)
+    sin_phi, cos_phi = exact.sin_cos(phi)
+    return _track(rng, t, colour, centre[0] + orbit * cos_phi, centre[1] + orbit * sin_phi)
+
+
+def _sliding(rng, t, colour, radius, cx0, cy0) -> Track:
+    side = VIDEO_SIDE
+    theta, span = rng.uniform(0, 2 * np.pi), rng.uniform(30, 38)
+    sin_theta, cos_theta = exact.sin_cos(theta)
+    dx, dy = cos_theta * span / 2, sin_theta * span / 2
+    centre = rng.uniform(side / 2 - 3, side / 2 + 3, 2)
+    return _track(rng, t, colour, _line(centre[0] - dx, centre[0] + dx, t), _line(centre[1] - dy, centre[1] + dy, t))
+
+
+def _passing_wall(rng, t, colour, radius, cx0, cy0) -> Track:
+    side = VIDEO_SIDE
+    direction = rng.choice([-1.0, 1.0])
+    x = _line(side / 2 - direction * 27, side / 2 + direction * 27, t)
+    width = 2 * radius + 4  # wide enough to hide the object completely for a moment
+    wall_x = side / 2 - width / 2 + rng.uniform(-3, 3)
+    return _track(rng, t, colour, x, _const(cy0, t), front_walls=[(_const(wall_x, t), width)])
+
+
+def _pulsing(rng, t, colour, radius, cx0, cy0) -> Track:
+    period = rng.uniform(6, 10)
+    scale = 1.0 + 0.35 * exact.sin(2 * np.pi * _steps(t) / period + rng.uniform(0, 2 * np.pi))
+    return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), scale=scale.astype(np.float32))
+
+
+MOTION_PROGRAMS = {
+    "still": _still, "shaking": _shaking, "blinking": _blinking, "zigzag": _zigzag, "bouncing": _bouncing,
+    "spinning": _spinning, "colour_change": _colour_change, "orbiting": _orbiting, "sliding": _sliding,
+    "passing_wall": _passing_wall, "pulsing": _pulsing,
+}
+
+
 def motion_track(motion: str, colour: str, radius: float, t: int, rng: np.random.Generator) -> Track:
     """The Kinetics-like motions (see tcclip.synth.vocab.MOTIONS)."""
-    side = VIDEO_SIDE
-    lo, hi = radius + 6, side - radius - 6
+    lo, hi = _bounds(radius)
     cx0, cy0 = rng.uniform(lo + 4, hi - 4, 2)
-    steps = np.arange(t, dtype=np.float32)
-    if motion == "still":
-        return _track(rng, t, colour, _const(cx0, t), _const(cy0, t))
-    if motion == "shaking":
-        jitter = rng.uniform(-3.0, 3.0, (2, t)).astype(np.float32)
-        track = _track(rng, t, colour, cx0 + jitter[0], cy0 + jitter[1])
-        track.angle = track.angle + np.deg2rad(rng.uniform(-8, 8, t)).astype(np.float32)
-        return track
-    if motion == "blinking":
-        on, off = rng.integers(2, 5, 2)
-        phase = rng.integers(0, on + off)
-        visible = (np.mod(steps + phase, on + off) < on).astype(np.float32)
-        return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), opacity=visible)
-    if motion == "zigzag":
-        span = rng.uniform(32, 40)
-        direction = rng.choice([-1.0, 1.0])
-        x = _line(side / 2 - direction * span / 2, side / 2 + direction * span / 2, t)
-        period, amp = rng.uniform(6, 10), rng.uniform(7, 10)
-        tri = 2 * np.abs(np.mod(steps / period + rng.uniform(), 1.0) - 0.5) * 2 - 1  # -1..1 triangle wave
-        return _track(rng, t, colour, x, np.clip(cy0, lo + amp, hi - amp) + amp * tri)
-    if motion == "bouncing":
-        period, height = rng.uniform(8, 12), rng.uniform(16, 24)
-        floor = side - radius - rng.uniform(4, 8)
-        y = floor - height * np.abs(exact.sin(np.pi * (steps / period + rng.uniform())))
-        x = cx0 + _line(0, rng.uniform(-10, 10), t)
-        return _track(rng, t, colour, np.clip(x, lo, hi), y)
-    if motion == "spinning":
-        step = np.deg2rad(rng.uniform(22, 32)) * rng.choice([-1.0, 1.0])
-        track = _track(rng, t, colour, _const(cx0, t), _const(cy0, t))
-        track.angle = (rng.uniform(0, 2 * np.pi) + step * steps).astype(np.float32)
-        return track
-    if motion == "colour_change":
-        others = [c for c in COLOUR_NAMES if c != colour]
-        hold = rng.integers(3, 6)
-        segments = int(np.ceil(t / hold)) + 1
-        names = [colour if i % 2 == 0 else others[rng.integers(len(others))] for i in range(segments)]
-        per_frame = np.stack([RGB[names[int(i // hold)]] for i in steps])
-        return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), colour=per_frame)
-    if motion == "orbiting":
-        orbit = rng.uniform(11, 15)
-        centre = rng.uniform(side / 2 - 4, side / 2 + 4, 2)
-        omega = 2 * np.pi / rng.uniform(12, 20) * rng.choice([-1.0, 1.0])
-        phi = rng.uniform(0, 2 * np.pi) + omega * steps
-        sin_phi, cos_phi = exact.sin_cos(phi)
-        return _track(rng, t, colour, centre[0] + orbit * cos_phi, centre[1] + orbit * sin_phi)
-    if motion == "sliding":
-        theta, span = rng.uniform(0, 2 * np.pi), rng.uniform(30, 38)
+    if motion not in MOTION_PROGRAMS:
+        raise ValueError(f"unknown motion {motion!r}")
+    return MOTION_PROGRAMS[motion](rng, t, colour, radius, cx0, cy0)
+
+
+def _left_right(rng, t, colour, radius, cx0, cy0) -> Track:
+    lo, hi = _bounds(radius)
+    return _track(rng, t, colour, _line(lo - 2, hi + 2, t), _const(cy0, t) + _line(0, rng.uniform(-6, 6), t))
+
+
+def _up(rng, t, colour, radius, cx0, cy0) -> Track:
+    lo, hi = _bounds(radius)
+    return _track(rng, t, colour, _const(cx0, t) + _line(0, rng.uniform(-6, 6), t), _line(hi + 2, lo - 2, t))
+
+
+def _grow(rng, t, colour, radius, cx0, cy0) -> Track:
+    return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), scale=_line(0.45, 1.25, t))
+
+
+def _fade_in(rng, t, colour, radius, cx0, cy0) -> Track:
+    return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), opacity=np.clip(_line(-0.15, 1.15, t), 0, 1))
+
+
+def _turn_cw(rng, t, colour, radius, cx0, cy0) -> Track:
+    """Clockwise on screen = increasing angle with y pointing down."""
+    track = _track(rng, t, colour, _const(cx0, t), _const(cy0, t))
+    track.angle = (rng.uniform(0, 2 * np.pi) + np.deg2rad(rng.uniform(9, 14)) * np.arange(t)).astype(np.float32)
+    return track
+
+
+def _approach(rng, t, colour, radius, cx0, cy0) -> Track:
+    side, (lo, hi) = VIDEO_SIDE, _bounds(radius)
+    other_shape = SHAPES[rng.integers(len(SHAPES))]
+    other_colour = COLOUR_NAMES[rng.integers(len(COLOUR_NAMES))]
+    other_radius = rng.uniform(7, 10)
+    near, far = radius + other_radius + 2, 38.0
+    for _ in range(100):  # a start point that lies inside the frame (deterministic given rng)
+        ox, oy = rng.uniform(14, side - 14, 2)
+        theta = rng.uniform(0, 2 * np.pi)
         sin_theta, cos_theta = exact.sin_cos(theta)
-        dx, dy = cos_theta * span / 2, sin_theta * span / 2
-        centre = rng.uniform(side / 2 - 3, side / 2 + 3, 2)
-        return _track(rng, t, colour, _line(centre[0] - dx, centre[0] + dx, t), _line(centre[1] - dy, centre[1] + dy, t))
-    if motion == "passing_wall":
-        direction = rng.choice([-1.0, 1.0])
-        x = _line(side / 2 - direction * 27, side / 2 + direction * 27, t)
-        width = 2 * radius + 4  # wide enough to hide the object completely for a moment
-        wall_x = side / 2 - width / 2 + rng.uniform(-3, 3)
-        return _track(rng, t, colour, x, _const(cy0, t), front_walls=[(_const(wall_x, t), width)])
-    if motion == "pulsing":
-        period = rng.uniform(6, 10)
-        scale = 1.0 + 0.35 * exact.sin(2 * np.pi * steps / period + rng.uniform(0, 2 * np.pi))
-        return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), scale=scale.astype(np.float32))
-    raise ValueError(f"unknown motion {motion!r}")
+        sx, sy = ox + far * cos_theta, oy + far * sin_theta
+        if lo <= sx <= hi and lo <= sy <= hi:
+            break
+    distance = _line(far, near, t)
+    x, y = ox + distance * cos_theta, oy + distance * sin_theta
+    return _track(rng, t, colour, np.clip(x, radius, side - radius), np.clip(y, radius, side - radius),
+                  companions=[(other_shape, RGB[other_colour], ox, oy, other_radius)])
+
+
+def _cover(rng, t, colour, radius, cx0, cy0) -> Track:
+    width = 2 * radius + 8
+    direction = rng.choice([-1.0, 1.0])
+    target_left = cx0 - width / 2
+    start = target_left - direction * (width + 14)
+    x0 = np.concatenate([_line(start, target_left, max(2, (2 * t) // 3)),
+                         _const(target_left, t - max(2, (2 * t) // 3))])
+    return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), front_walls=[(x0, width)])
+
+
+REVERSAL_PROGRAMS = {
+    "left_right": _left_right, "up": _up, "grow": _grow, "fade_in": _fade_in, "turn_cw": _turn_cw,
+    "approach": _approach, "cover": _cover,
+}
 
 
 def reversal_track(key: str, colour: str, shape: str, radius: float, t: int, rng: np.random.Generator) -> Track:
     """Forward process of an SSv2-like reversal pair (the backward class plays it in reverse)."""
-    side = VIDEO_SIDE
-    lo, hi = radius + 6, side - radius - 6
+    lo, hi = _bounds(radius)
     cx0, cy0 = rng.uniform(lo + 4, hi - 4, 2)
-    if key == "left_right":
-        return _track(rng, t, colour, _line(lo - 2, hi + 2, t), _const(cy0, t) + _line(0, rng.uniform(-6, 6), t))
-    if key == "up":
-        return _track(rng, t, colour, _const(cx0, t) + _line(0, rng.uniform(-6, 6), t), _line(hi + 2, lo - 2, t))
-    if key == "grow":
-        return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), scale=_line(0.45, 1.25, t))
-    if key == "fade_in":
-        return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), opacity=np.clip(_line(-0.15, 1.15, t), 0, 1))
-    if key == "turn_cw":  # clockwise on screen = increasing angle with y pointing down
-        track = _track(rng, t, colour, _const(cx0, t), _const(cy0, t))
-        track.angle = (rng.uniform(0, 2 * np.pi) + np.deg2rad(rng.uniform(9, 14)) * np.arange(t)).astype(np.float32)
-        return track
-    if key == "approach":
-        other_shape = SHAPES[rng.integers(len(SHAPES))]
-        other_colour = COLOUR_NAMES[rng.integers(len(COLOUR_NAMES))]
-        other_radius = rng.uniform(7, 10)
-        near, far = radius + other_radius + 2, 38.0
-        for _ in range(100):  # a start point that lies inside the frame (deterministic given rng)
-            ox, oy = rng.uniform(14, side - 14, 2)
-            theta = rng.uniform(0, 2 * np.pi)
-            sin_theta, cos_theta = exact.sin_cos(theta)
-            sx, sy = ox + far * cos_theta, oy + far * sin_theta
-            if lo <= sx <= hi and lo <= sy <= hi:
-                break
-        distance = _line(far, near, t)
-        x, y = ox + distance * cos_theta, oy + distance * sin_theta
-        return _track(rng, t, colour, np.clip(x, radius, side - radius), np.clip(y, radius, side - radius),
-                      companions=[(other_shape, RGB[other_colour], ox, oy, other_radius)])
-    if key == "cover":
-        width = 2 * radius + 8
-        direction = rng.choice([-1.0, 1.0])
-        target_left = cx0 - width / 2
-        start = target_left - direction * (width + 14)
-        x0 = np.concatenate([_line(start, target_left, max(2, (2 * t) // 3)),
-                             _const(target_left, t - max(2, (2 * t) // 3))])
-        return _track(rng, t, colour, _const(cx0, t), _const(cy0, t), front_walls=[(x0, width)])
-    raise ValueError(f"unknown reversal process {key!r}")
+    if key not in REVERSAL_PROGRAMS:
+        raise ValueError(f"unknown reversal process {key!r}")
+    return REVERSAL_PROGRAMS[key](rng, t, colour, radius, cx0, cy0)
 
 
 # --------------------------------------------------------------------------- scenes
