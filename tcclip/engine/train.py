@@ -1,6 +1,6 @@
-"""Fine-tuning loop: AdamW + warmup-cosine per update, gradient accumulation to the total
-batch, mixup/cutmix/label smoothing, torch.amp on GPU, DDP under torchrun, a checkpoint
-per epoch and exact resumption.
+"""Fine-tuning loop: AdamW + the official warm-up/cosine schedule per update, gradient
+accumulation to the total batch, mixup/cutmix/label smoothing, torch.amp on GPU, DDP under
+torchrun, a checkpoint per epoch and exact resumption.
 
 Reproducibility: every epoch reseeds all generators from (run seed, epoch[, rank]), so
 an epoch's random stream does not depend on what ran before it; resuming from the
@@ -34,7 +34,7 @@ from tcclip.errors import TcclipError
 from tcclip.data.fingerprint import changes, training_inputs
 from tcclip.engine.mixup import mix_batch, soft_cross_entropy
 from tcclip.model.video_clip import VideoCLIP
-from tcclip.engine.optim import WarmupCosine, build_optimizer
+from tcclip.engine.optim import TimmCosine, WarmupCosine, build_optimizer
 from tcclip.engine.run_config import (EVALUATION_SETTINGS, RunConfig, TrainConfig, resolve_task, run_dir, run_id,
                                select_key)
 from tcclip.engine.run_files import CONFIG, INPUTS, TRAINED
@@ -77,6 +77,21 @@ def batch_plan(cfg: TrainConfig, dataset_size: int, world_size: int) -> tuple[in
             "lower train.total_batch"
         )
     return accumulation, updates
+
+
+def loader_batches(cfg: TrainConfig, dataset_size: int, world_size: int) -> int:
+    """Micro-batches one process's loader yields per epoch (drop_last), the tail that fills no
+    update included: the official schedule's clock counts them (tcclip.engine.optim.TimmCosine)."""
+    return dataset_size // world_size // cfg.micro_batch(world_size)
+
+
+def build_schedule(cfg: TrainConfig, updates_per_epoch: int, accumulation: int, iterations_per_epoch: int):
+    """train.schedule: the official timm cosine, or ours before issue #15 (cosine_after_warmup)."""
+    if cfg.schedule == "cosine_after_warmup":
+        ratio = cfg.min_lr_ratio if cfg.min_lr is None else cfg.min_lr / cfg.lr
+        return WarmupCosine(cfg.lr, cfg.epochs * updates_per_epoch, round(cfg.warmup_epochs * updates_per_epoch), ratio)
+    return TimmCosine(cfg.lr, cfg.epochs, cfg.warmup_epochs, cfg.floor_lr(), updates_per_epoch, accumulation,
+                      iterations_per_epoch)
 
 
 def _loader(dataset: Dataset, cfg: TrainConfig, rt: Dist, seed: int, epoch: int) -> DataLoader:
@@ -127,11 +142,11 @@ class Trainer:
         self.validator = validator
         self.accumulation, self.updates_per_epoch = batch_plan(cfg, len(dataset), rt.world_size)
         self.total_updates = cfg.epochs * self.updates_per_epoch
-        self.schedule = WarmupCosine(cfg.lr, self.total_updates, round(cfg.warmup_epochs * self.updates_per_epoch),
-                                     cfg.min_lr_ratio)
+        self.schedule = build_schedule(cfg, self.updates_per_epoch, self.accumulation,
+                                       loader_batches(cfg, len(dataset), rt.world_size))
         model.to(rt.device)
         self.optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.prompt_lr_mult,
-                                         tuple(cfg.betas), cfg.eps)
+                                         tuple(cfg.betas), cfg.eps, cfg.weight_decay_rule)
         self.use_amp = cfg.amp and rt.device.type == "cuda"
         self.amp_dtype = torch.bfloat16 if cfg.amp_dtype == "bfloat16" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
