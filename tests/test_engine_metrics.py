@@ -1,4 +1,5 @@
-"""Views, top-k, HM, WiSE-FT, schedule and mixup against hand-computed values."""
+"""Views, top-k, HM, WiSE-FT and mixup against hand-computed values (the optimiser and schedule:
+test_engine_optim.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import torch
 from tcclip.errors import ConfigError
 from tcclip.engine.metrics import aggregate_views, harmonic_mean, mean_std, topk_accuracy
 from tcclip.engine.mixup import MixConfig, mix_batch, smooth_one_hot, soft_cross_entropy
-from tcclip.engine.optim import WarmupCosine, is_prompt_parameter, parameter_groups
 from tcclip.engine.wiseft import ensemble_weights
 
 from data_fixtures import synth_tiny  # noqa: F401
@@ -104,38 +104,6 @@ def test_wiseft_endpoints_and_errors():
         ensemble_weights(ft, clip, 1.5)
     with pytest.raises(ConfigError):
         ensemble_weights(ft, {"w": torch.zeros(2)}, 0.7)
-
-
-# ------------------------------------------------------------------ optimiser groups and schedule
-def test_prompt_group_gets_10x_and_bias_base_lr():
-    class Toy(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.clip = torch.nn.Linear(2, 2)
-            self.text = torch.nn.Module()
-            self.text.ctx = torch.nn.Parameter(torch.zeros(4, 2))
-            self.vision = torch.nn.Module()
-            self.vision.attn_bias = torch.nn.Parameter(torch.zeros(2, 2, 2))
-
-    groups = parameter_groups(Toy(), lr=1e-3, weight_decay=0.001, prompt_lr_mult=10.0)
-    by_name = {n: g for g in groups for n in g["names"]}
-    assert by_name["text.ctx"]["lr"] == pytest.approx(1e-2)
-    assert by_name["vision.attn_bias"]["lr"] == pytest.approx(1e-3)
-    assert by_name["clip.weight"]["weight_decay"] == 0.001
-    assert by_name["clip.bias"]["weight_decay"] == 0.0
-    assert is_prompt_parameter("text.vp.mlp.c_fc.weight") and not is_prompt_parameter("clip.text_projection")
-
-
-def test_warmup_cosine_hand_computed():
-    sched = WarmupCosine(base=1.0, total=12, warmup=2, min_ratio=0.01)
-    assert sched(0) == 0.0
-    assert sched(1) == pytest.approx(0.5)
-    assert sched(2) == pytest.approx(1.0)
-    # halfway through the cosine part (update 2 + 5 of 10): (base + min) / 2
-    assert sched(7) == pytest.approx((1.0 + 0.01) / 2)
-    assert sched(12) == pytest.approx(0.01)
-    lrs = [sched(u) for u in range(2, 12)]
-    assert all(a > b for a, b in zip(lrs, lrs[1:]))
 
 
 # ------------------------------------------------------------------ mixup / cutmix / smoothing

@@ -5,7 +5,7 @@ Modules, one job each:
   train        fine-tuning loop of one protocol task (resumes from its last checkpoint)
   evaluate     multi-view evaluation of a run's weights (fine-tuned and WiSE-FT)
   checkpoint   atomic writes and checked reads of checkpoints and JSON files
-  optim        optimiser parameter groups and the warmup-cosine schedule
+  optim        optimiser parameter groups and the learning-rate schedules (official and ours before)
   mixup        mixup / cutmix batches and their soft-target loss
   metrics      top-k counts, multi-view aggregation, harmonic mean
   runtime      threads, seeds, logging, torch.distributed set-up

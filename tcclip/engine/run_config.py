@@ -74,8 +74,20 @@ class TrainConfig:
     lr: float = 8e-6
     """Base learning rate (CLIP weights, attention bias); prompt/VP parameters get prompt_lr_mult x."""
     prompt_lr_mult: float = 10.0
+    min_lr: float | None = None
+    """Floor of the cosine, one absolute rate for every group (the official lr_min; the protocol files
+    state the official configs' values). Unset: ``min_lr_ratio`` x ``lr``."""
     min_lr_ratio: float = 0.01
+    schedule: Literal["timm_cosine", "cosine_after_warmup"] = "timm_cosine"
+    """timm_cosine: the official curve (timm's CosineLRScheduler as the official loop steps it: the
+    cosine counts from the start of training, warm-up included, and each update runs at the rate set
+    after the previous one). cosine_after_warmup: ours before issue #15, a full cosine from the base
+    rate over the updates after the warm-up, every group's rate and floor scaled by its multiplier
+    (tcclip.engine.optim)."""
     weight_decay: float = 0.001
+    weight_decay_rule: Literal["all", "no_decay_1d"] = "all"
+    """all: every trainable parameter is decayed, as in the official code; no_decay_1d: biases, norms,
+    the logit scale and other 1-d parameters are not (ours before issue #15)."""
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     eps: float = 1e-8
     total_batch: int = 256
@@ -99,6 +111,10 @@ class TrainConfig:
     """Keep the optimizer state in checkpoints/last.pt once the run has finished. Off: it is only
     needed to continue an unfinished run, and it is two thirds of the file (AdamW's two moments)."""
 
+    def floor_lr(self) -> float:
+        """The cosine's floor for the base group: ``min_lr``, or ``min_lr_ratio`` x ``lr`` when unset."""
+        return self.min_lr if self.min_lr is not None else self.lr * self.min_lr_ratio
+
     def micro_batch(self, world_size: int) -> int:
         """Videos per forward on each process: batch_size, or the total batch's share when smaller."""
         return max(1, min(self.batch_size, self.total_batch // world_size))
@@ -110,6 +126,10 @@ class TrainConfig:
             raise ConfigError(f"train.warmup_epochs: must be in [0, epochs={self.epochs}], got {self.warmup_epochs}")
         if self.lr <= 0 or self.prompt_lr_mult <= 0:
             raise ConfigError(f"train.lr and train.prompt_lr_mult must be > 0, got {self.lr}, {self.prompt_lr_mult}")
+        if self.min_lr is not None and self.min_lr < 0:
+            raise ConfigError(f"train.min_lr: must be >= 0, got {self.min_lr}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError(f"train.min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
         if self.batch_size < 1 or self.total_batch < 1:
             raise ConfigError(f"train.batch_size and train.total_batch must be >= 1, got {self.batch_size}, {self.total_batch}")
         if self.total_batch % self.micro_batch(1):  # checked again with the process count when training starts
@@ -209,7 +229,8 @@ EVALUATION_KEYS = {"metrics", "aggregate", "checkpoint", "eval_every_epochs", "w
 
 _TRAINING_KEYS = {
     "epochs": "epochs", "warmup_epochs": "warmup_epochs", "base_lr": "lr", "total_batch": "total_batch",
-    "min_lr_ratio": "min_lr_ratio", "prompt_lr_mult": "prompt_lr_mult", "amp": "amp",
+    "min_lr": "min_lr", "min_lr_ratio": "min_lr_ratio", "prompt_lr_mult": "prompt_lr_mult", "amp": "amp",
+    "schedule": "schedule", "weight_decay_rule": "weight_decay_rule",
 }
 _MIX_KEYS = {"mixup": "mixup_alpha", "cutmix": "cutmix_alpha", "label_smoothing": "label_smoothing",
              "mix_switch_prob": "switch_prob"}

@@ -1,6 +1,6 @@
-"""Fine-tuning loop: AdamW + warmup-cosine per update, gradient accumulation to the total
-batch, mixup/cutmix/label smoothing, torch.amp on GPU, DDP under torchrun, a checkpoint
-per epoch and exact resumption.
+"""Fine-tuning loop: AdamW + the official warm-up/cosine schedule per update, gradient
+accumulation to the total batch, mixup/cutmix/label smoothing, torch.amp on GPU, DDP under
+torchrun, a checkpoint per epoch and exact resumption.
 
 Reproducibility: every epoch reseeds all generators from (run seed, epoch[, rank]), so
 an epoch's random stream does not depend on what ran before it; resuming from the
@@ -34,7 +34,7 @@ from tcclip.errors import TcclipError
 from tcclip.data.fingerprint import changes, training_inputs
 from tcclip.engine.mixup import mix_batch, soft_cross_entropy
 from tcclip.model.video_clip import VideoCLIP
-from tcclip.engine.optim import WarmupCosine, build_optimizer
+from tcclip.engine.optim import TimmCosine, WarmupCosine, build_optimizer
 from tcclip.engine.run_config import (EVALUATION_SETTINGS, RunConfig, TrainConfig, resolve_task, run_dir, run_id,
                                select_key)
 from tcclip.engine.run_files import CONFIG, INPUTS, TRAINED
@@ -77,6 +77,21 @@ def batch_plan(cfg: TrainConfig, dataset_size: int, world_size: int) -> tuple[in
             "lower train.total_batch"
         )
     return accumulation, updates
+
+
+def loader_batches(cfg: TrainConfig, dataset_size: int, world_size: int) -> int:
+    """Micro-batches one process's loader yields per epoch (drop_last), the tail that fills no
+    update included: the official schedule's clock counts them (tcclip.engine.optim.TimmCosine)."""
+    return dataset_size // world_size // cfg.micro_batch(world_size)
+
+
+def build_schedule(cfg: TrainConfig, updates_per_epoch: int, accumulation: int, iterations_per_epoch: int):
+    """train.schedule: the official timm cosine, or ours before issue #15 (cosine_after_warmup)."""
+    if cfg.schedule == "cosine_after_warmup":
+        ratio = cfg.min_lr_ratio if cfg.min_lr is None else cfg.min_lr / cfg.lr
+        return WarmupCosine(cfg.lr, cfg.epochs * updates_per_epoch, round(cfg.warmup_epochs * updates_per_epoch), ratio)
+    return TimmCosine(cfg.lr, cfg.epochs, cfg.warmup_epochs, cfg.floor_lr(), updates_per_epoch, accumulation,
+                      iterations_per_epoch)
 
 
 def _loader(dataset: Dataset, cfg: TrainConfig, rt: Dist, seed: int, epoch: int) -> DataLoader:
@@ -127,11 +142,11 @@ class Trainer:
         self.validator = validator
         self.accumulation, self.updates_per_epoch = batch_plan(cfg, len(dataset), rt.world_size)
         self.total_updates = cfg.epochs * self.updates_per_epoch
-        self.schedule = WarmupCosine(cfg.lr, self.total_updates, round(cfg.warmup_epochs * self.updates_per_epoch),
-                                     cfg.min_lr_ratio)
+        self.schedule = build_schedule(cfg, self.updates_per_epoch, self.accumulation,
+                                       loader_batches(cfg, len(dataset), rt.world_size))
         model.to(rt.device)
         self.optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.prompt_lr_mult,
-                                         tuple(cfg.betas), cfg.eps)
+                                         tuple(cfg.betas), cfg.eps, cfg.weight_decay_rule)
         self.use_amp = cfg.amp and rt.device.type == "cuda"
         self.amp_dtype = torch.bfloat16 if cfg.amp_dtype == "bfloat16" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
@@ -254,50 +269,66 @@ class Trainer:
         steps = self.updates_per_epoch * self.accumulation
         task = progress.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=self.updates_per_epoch,
                                  loss="-", lr="-", speed="-")
-        losses: list[float] = []
-        update_loss, videos, skipped = 0.0, 0, 0
-        started = time.perf_counter()
+        tally = _EpochTally()
         for step, batch in enumerate(loader):
             if step >= steps:  # the tail that does not fill a whole update
                 break
-            skipped += len(batch.get("skipped", []))
-            video = batch["video"].to(rt.device, non_blocking=True)
-            labels = batch["label"].to(rt.device, non_blocking=True)
             last_micro = (step + 1) % self.accumulation == 0
-            if video.shape[0] > 0:
-                video, target = mix_batch(video, labels, self.num_classes, cfg.mix, mix_rng)
-                sync = last_micro or not rt.enabled
-                context = self.net.no_sync() if not sync else contextlib.nullcontext()
-                with context:
-                    with torch.autocast(rt.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-                        loss = soft_cross_entropy(self.net(video), target)
-                    if not torch.isfinite(loss):
-                        raise TrainingDiverged(
-                            f"loss is {loss.item()} at epoch {epoch + 1}, update {self.update + 1}, step {step + 1} "
-                            f"(lr {self.optimizer.param_groups[0]['lr']:.3g}); lower train.lr, check the data, "
-                            "or set train.amp=false")
-                    self.scaler.scale(loss / self.accumulation).backward()
-                update_loss += loss.item() / self.accumulation
-                videos += video.shape[0]
-            if not last_micro:
-                continue
-            lr = self.schedule.apply(self.optimizer, self.update)
-            if cfg.grad_clip:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.update += 1
-            losses.append(update_loss)
-            speed = videos * rt.world_size / max(time.perf_counter() - started, 1e-9)
-            progress.update(task, advance=1, loss=f"{update_loss:.4f}", lr=f"{lr:.2e}", speed=f"{speed:.1f}")
-            if cfg.log_every and self.update % cfg.log_every == 0:
-                log.info("epoch %d update %d/%d: loss %.4f lr %.3g %.1f videos/s", epoch + 1, self.update,
-                         self.total_updates, update_loss, lr, speed)
-            update_loss = 0.0
+            self._micro_step(batch, mix_rng, last_micro, tally, (epoch, step))
+            if last_micro:
+                lr = self._optimizer_update()
+                self._report_update(tally.close_update(), lr, tally.speed(rt.world_size), epoch, progress, task)
         progress.remove_task(task)
-        seconds = time.perf_counter() - started
+        return self._epoch_record(epoch, tally)
+
+    def _micro_step(self, batch: dict, mix_rng: np.random.Generator, last_micro: bool, tally: "_EpochTally",
+                    where: tuple[int, int]) -> None:
+        """Forward and backward of one micro-batch; its gradient adds to the update's (DDP syncs
+        only on the update's last micro-batch)."""
+        rt = self.rt
+        tally.skipped += len(batch.get("skipped", []))
+        video = batch["video"].to(rt.device, non_blocking=True)
+        labels = batch["label"].to(rt.device, non_blocking=True)
+        if video.shape[0] == 0:
+            return
+        video, target = mix_batch(video, labels, self.num_classes, self.cfg.mix, mix_rng)
+        sync = last_micro or not rt.enabled
+        with self.net.no_sync() if not sync else contextlib.nullcontext():
+            with torch.autocast(rt.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+                loss = soft_cross_entropy(self.net(video), target)
+            self._check_finite(loss, *where)
+            self.scaler.scale(loss / self.accumulation).backward()
+        tally.update_loss += loss.item() / self.accumulation
+        tally.videos += video.shape[0]
+
+    def _check_finite(self, loss: torch.Tensor, epoch: int, step: int) -> None:
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss is {loss.item()} at epoch {epoch + 1}, update {self.update + 1}, step {step + 1} "
+                f"(lr {self.optimizer.param_groups[0]['lr']:.3g}); lower train.lr, check the data, "
+                "or set train.amp=false")
+
+    def _optimizer_update(self) -> float:
+        """One AdamW step at the schedule's rates for this update; returns the base group's rate."""
+        lr = self.schedule.apply(self.optimizer, self.update)
+        if self.cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.update += 1
+        return lr
+
+    def _report_update(self, loss: float, lr: float, speed: float, epoch: int, progress, task) -> None:
+        progress.update(task, advance=1, loss=f"{loss:.4f}", lr=f"{lr:.2e}", speed=f"{speed:.1f}")
+        if self.cfg.log_every and self.update % self.cfg.log_every == 0:
+            log.info("epoch %d update %d/%d: loss %.4f lr %.3g %.1f videos/s", epoch + 1, self.update,
+                     self.total_updates, loss, lr, speed)
+
+    def _epoch_record(self, epoch: int, tally: "_EpochTally") -> dict:
+        seconds = time.perf_counter() - tally.started
+        losses = tally.losses
         return {
             "epoch": epoch + 1,
             "loss": float(np.mean(losses)) if losses else math.nan,
@@ -305,10 +336,29 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_scale", 1.0),
             "updates": self.update,
             "seconds": seconds,
-            "videos_per_s": videos * rt.world_size / max(seconds, 1e-9),
-            "skipped_videos": skipped,
+            "videos_per_s": tally.videos * self.rt.world_size / max(seconds, 1e-9),
+            "skipped_videos": tally.skipped,
         }
 
+
+@dataclass
+class _EpochTally:
+    """What an epoch counts while it runs: losses per update, videos seen, unreadable videos skipped."""
+
+    losses: list[float] = field(default_factory=list)
+    update_loss: float = 0.0
+    videos: int = 0
+    skipped: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def close_update(self) -> float:
+        """The finished update's loss (averaged over its micro-batches), recorded; the next starts at 0."""
+        loss, self.update_loss = self.update_loss, 0.0
+        self.losses.append(loss)
+        return loss
+
+    def speed(self, world_size: int) -> float:
+        return self.videos * world_size / max(time.perf_counter() - self.started, 1e-9)
 
 
 # ---------------------------------------------------------------- a whole run
@@ -415,38 +465,24 @@ def _train_run(cfg: RunConfig, resume: str, retrain_on_change: bool) -> Path:
     inputs = training_inputs(task, cfg.model.backbone.weights, init_state, select_key(cfg, task),
                              trained=cfg.train.epochs > 0)
     resume = check_inputs(path, inputs, resume, retrain_on_change, rt)
-    done = path / TRAINED
     log.info("run %s: task %s, seed %d, %s, %d threads, %d process(es)", path, task.name, cfg.seed, rt.device,
              threads, rt.world_size)
     if cfg.train.epochs == 0:  # vanilla rows: CLIP as it is; the run exists only to be evaluated
         if rt.is_main:
-            atomic_write_json({"epochs": 0, "updates": 0, "wall_s": 0.0, "final_loss": None, "history": []}, done)
+            atomic_write_json({"epochs": 0, "updates": 0, "wall_s": 0.0, "final_loss": None, "history": []},
+                              path / TRAINED)
         return path
+    _fit_run(cfg, task, model, path, inputs, resume, rt)
+    return path
 
-    from tcclip.data.dataset import VideoDataset
-    from tcclip.engine.evaluate import predict, score
 
+def _fit_run(cfg: RunConfig, task, model: VideoCLIP, path: Path, inputs: dict, resume: str, rt: Dist) -> None:
+    """Fine-tune the run's model on its task's training list and write train.json."""
     train_names = task.train.prompt_names(cfg.class_names)
     model.set_class_names(train_names)
     dataset = training_dataset(cfg, task)
-
-    validator = None
-    key = select_key(cfg, task)
-    if key is not None:
-        spec = task.evals[key]
-        val_set = VideoDataset.from_split(spec, cfg.data.replace(mode="test"))
-        val_names = spec.prompt_names(cfg.class_names)
-        every = cfg.eval.eval_every_epochs
-
-        def validator(m: nn.Module, epoch: int) -> float | None:
-            if epoch % every and epoch != cfg.train.epochs:
-                return None
-            top1 = score(predict(m, val_set, val_names, cfg.eval.batch_size, rt, cfg.eval.workers, cfg.train.amp))["top1"]
-            m.set_class_names(train_names)
-            return top1
-
     trainer = Trainer(model, dataset, len(train_names), cfg.train, cfg.seed, path / "checkpoints", rt,
-                      config_hash=run_id(cfg), validator=validator)
+                      config_hash=run_id(cfg), validator=selection_validator(cfg, task, train_names, rt))
     result = trainer.fit(resume)
     if rt.is_main:
         last = result.history[-1] if result.history else {}
@@ -457,11 +493,34 @@ def _train_run(cfg: RunConfig, resume: str, retrain_on_change: bool) -> Path:
             "final_loss": last.get("loss"),
             "videos_per_s": last.get("videos_per_s"),
             "best": result.best,
-            "selection_set": key,
+            "selection_set": select_key(cfg, task),
             "inputs": inputs,
             "history": result.history,
-        }, done)
+        }, path / TRAINED)
     if not cfg.train.keep_optimizer_state:  # after train.json: a kill in between leaves the full file
         trainer.save(optimizer=False)
     log.info("run %s trained: %d epochs in %.1f s", path, result.epochs, trainer.wall_s)
-    return path
+
+
+def selection_validator(cfg: RunConfig, task, train_names: list[str], rt: Dist) -> Validator | None:
+    """Best-epoch selection: top-1 on the task's selection set every ``eval.eval_every_epochs``
+    epochs and at the last; None when the protocol evaluates the last epoch."""
+    from tcclip.data.dataset import VideoDataset
+    from tcclip.engine.evaluate import predict, score
+
+    key = select_key(cfg, task)
+    if key is None:
+        return None
+    spec = task.evals[key]
+    val_set = VideoDataset.from_split(spec, cfg.data.replace(mode="test"))
+    val_names = spec.prompt_names(cfg.class_names)
+    every = cfg.eval.eval_every_epochs
+
+    def validator(m: nn.Module, epoch: int) -> float | None:
+        if epoch % every and epoch != cfg.train.epochs:
+            return None
+        top1 = score(predict(m, val_set, val_names, cfg.eval.batch_size, rt, cfg.eval.workers, cfg.train.amp))["top1"]
+        m.set_class_names(train_names)
+        return top1
+
+    return validator
