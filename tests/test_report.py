@@ -50,7 +50,8 @@ def test_paired_deltas_with_t_interval():
 
 def test_every_table_loads_and_renders(tmp_path):
     assert set(table_names()) >= {"zero_shot", "few_shot", "base2novel", "fully_supervised", "components",
-                                  "seed_selection", "summarization", "prompting", "temporal_modeling"}
+                                  "seed_selection", "summarization", "prompting", "temporal_modeling",
+                                  "temporal_modeling_ssv2"}
     spec = load_table("zero_shot")
     rows = []
     for i, row in enumerate(spec.rows):
