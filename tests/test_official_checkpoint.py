@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 
+from data_fixtures import synth_tiny  # noqa: F401
 from test_model import CLASSES, micro_clip, micro_model, video
 from tcclip.errors import TcclipError
 from tcclip.model.official_checkpoint import detect_layout, export_official, load_released, read_checkpoint
@@ -211,3 +212,34 @@ def test_code_named_in_a_file_is_never_run(tmp_path):
     torch.save(checkpoint, tmp_path / "ckpt.pth")
     load_released(fresh(), tmp_path / "ckpt.pth")
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_scores_a_released_file_without_training(synth_tiny, tmp_path, monkeypatch):
+    """`tcclip evaluate ... train.epochs=0 model.load_from=FILE`: a file in the official layout, made
+    from a trained run, scores as that run does (and WiSE-FT 1.0 is the file's weights)."""
+    import json
+
+    from data_fixtures import fast_run_args, only_run
+    from tcclip.cli import main
+    from tcclip.engine.checkpoint import load_checkpoint
+    from tcclip.engine.run_config import load_resolved
+
+    monkeypatch.setenv("TCCLIP_THREADS", "1")
+    catalog = synth_tiny / "catalog.yaml"
+    assert main(["train", *fast_run_args(catalog, tmp_path / "trained", "train.epochs=1")]) == 0
+    assert main(["evaluate", str(only_run(tmp_path / "trained"))]) == 0
+    run = only_run(tmp_path / "trained")
+    model = VideoCLIP.build(load_resolved(run / "config.yaml").model)
+    model.load_state_dict(load_checkpoint(run / "checkpoints/last.pt")["model"])
+    torch.save(export_official(model, "vifi_clip"), tmp_path / "released.pth")
+
+    args = fast_run_args(catalog, tmp_path / "released", "train.epochs=0", f"model.load_from={tmp_path / 'released.pth'}")
+    assert main(["evaluate", *args, "--wiseft", "1.0"]) == 0
+    released = only_run(tmp_path / "released")
+    trained_rows = json.loads((run / "metrics.json").read_text())["results"]
+    for name in ("metrics.json", "metrics_wiseft1.json"):
+        metrics = json.loads((released / name).read_text())
+        assert metrics["weights"]["checkpoint"] == str(tmp_path / "released.pth")
+        assert [(r["key"], r["top1"], r["top5"]) for r in metrics["results"]] == \
+            [(r["key"], r["top1"], r["top5"]) for r in trained_rows]
