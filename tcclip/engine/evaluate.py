@@ -36,6 +36,7 @@ from tcclip.engine.run_config import (RunConfig, evaluation_settings, load_resol
 from tcclip.engine.runtime import Dist, configure_threads, seed_everything, setup_distributed
 from tcclip.engine.wiseft import ensemble_weights
 from tcclip.data.fingerprint import evaluation_data, source_fingerprint
+from tcclip.model.backbone import clip_state_dict
 from tcclip.model.video_clip import VideoCLIP
 
 log = logging.getLogger("tcclip.engine.evaluate")
@@ -242,16 +243,20 @@ def load_models(cfg: RunConfig, run_path: Path, checkpoint: str, ratios: list[fl
     """``load_model`` for several ratios (None: the fine-tuned weights): the checkpoint is
     read and checked once, the CLIP backbone file loaded once."""
     base = VideoCLIP.build(cfg.model)
-    if cfg.train.epochs == 0:
+    if cfg.train.epochs == 0 and cfg.model.load_from is None:
         note = {"wiseft_note": "nothing was trained: WiSE-FT of CLIP with itself is CLIP"}
         return [(_own_copy(base, i, ratios).to(rt.device),
                  {"checkpoint": None, "epoch": 0, **(note if r is not None else {})}) for i, r in enumerate(ratios)]
-    path, state = _checked_checkpoint(cfg, run_path, checkpoint)
+    if cfg.train.epochs == 0:  # model.load_from: released weights, scored (and WiSE-FT-ensembled) as they are
+        path, state = Path(cfg.model.load_from), {"model": base.state_dict(), "epoch": 0}
+        clip_init = clip_state_dict(cfg.model.backbone)
+    else:
+        path, state = _checked_checkpoint(cfg, run_path, checkpoint)
+        # The CLIP side exactly as the model was initialised (same file, same fp16 rounding).
+        clip_init = {k: v.detach().clone() for k, v in base.clip.state_dict().items()}
     info: dict = {"checkpoint": str(path), "epoch": int(state.get("epoch", 0))}
     if "top1" in state:
         info["selection_top1"] = state["top1"]
-    # The CLIP side exactly as the model was initialised (same file, same fp16 rounding).
-    clip_init = {k: v.detach().clone() for k, v in base.clip.state_dict().items()}
     loaded = []
     for i, ratio in enumerate(ratios):
         weights, model_info = state["model"], dict(info)

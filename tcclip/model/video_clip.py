@@ -32,6 +32,11 @@ class ModelConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    load_from: str | None = None
+    """A whole-model checkpoint loaded over the built model: the authors' released TC-CLIP or ViFi-CLIP
+    file (their key layout, mapped by tcclip.model.official_checkpoint) or one of ours. With
+    train.epochs=0 it is evaluated as it is. CLIP's token embedding, which the official files lack,
+    comes from backbone.weights."""
 
     def validate(self) -> None:
         if self.text.prompt in ("vp_context", "late_fusion") and not (
@@ -74,7 +79,12 @@ class VideoCLIP(nn.Module):
 
     @classmethod
     def build(cls, cfg: ModelConfig) -> "VideoCLIP":
-        return cls(build_clip(cfg.backbone), cfg)
+        model = cls(build_clip(cfg.backbone), cfg)
+        if cfg.load_from is not None:
+            from tcclip.model.official_checkpoint import load_released
+
+            load_released(model, cfg.load_from)
+        return model
 
     def set_class_names(self, names: list[str]) -> None:
         """Classes to score (swappable: zero-shot evaluation sets the target dataset's)."""
