@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "tcclip.synth.commands",  # synth
     "tcclip.data.commands",  # data check, data index, data protocol
     "tcclip.engine.commands",  # train, evaluate, pretrain-clip, ...
+    "tcclip.engine.gpus",  # gpus N -- COMMAND (local GPU jobs: their own devices)
     "tcclip.report.commands",  # table, plan
 ]
 

@@ -33,7 +33,7 @@ from tcclip.engine.predictions import video_frame, write_predictions
 from tcclip.engine.run_files import CONFIG, TRAINED, metrics_filename, predictions_path
 from tcclip.engine.run_config import (RunConfig, evaluation_settings, load_resolved, resolve_task, run_id,
                                       training_identity)
-from tcclip.engine.runtime import Dist, configure_threads, seed_everything, setup_distributed
+from tcclip.engine.runtime import Dist, autocast_dtype, configure_threads, seed_everything, setup_distributed
 from tcclip.engine.wiseft import ensemble_weights
 from tcclip.data.fingerprint import evaluation_data, source_fingerprint
 from tcclip.model.backbone import clip_state_dict
@@ -45,8 +45,10 @@ METRICS_SCHEMA = 1
 
 # ---------------------------------------------------------------- one set
 def predict(model: VideoCLIP, dataset, class_names: list[str], batch_size: int, rt: Dist,
-            workers: int = 0, amp: bool = False, progress: Callable[[int], None] | None = None) -> dict:
+            workers: int = 0, amp: torch.dtype | None = None, progress: Callable[[int], None] | None = None) -> dict:
     """Summed per-view softmax scores of every video this process sees, gathered on all ranks.
+    ``amp``: the dtype the encoders autocast to (tcclip.engine.runtime.autocast_dtype), None for
+    full precision.
 
     Returns {"scores": (N, K), "labels": (N,), "index": (N,), "views": V, "skipped": [...],
     "seconds": s} with videos in dataset order. ``progress`` is called after each batch with
@@ -56,7 +58,8 @@ def predict(model: VideoCLIP, dataset, class_names: list[str], batch_size: int, 
 
 
 def predict_many(models: list[VideoCLIP], dataset, class_names: list[str], batch_size: int, rt: Dist,
-                 workers: int = 0, amp: bool = False, progress: Callable[[int], None] | None = None) -> list[dict]:
+                 workers: int = 0, amp: torch.dtype | None = None,
+                 progress: Callable[[int], None] | None = None) -> list[dict]:
     """``predict`` for several models (a run and its WiSE-FT ensemble): each batch is decoded
     once and scored by every model; one prediction per model, in order."""
     for model in models:
@@ -99,8 +102,7 @@ def _score_views(models, dataset, batch_size, rt, workers, amp, k, progress=None
         b, views = video.shape[:2]
         video = video.to(rt.device, non_blocking=True).flatten(0, 1)
         for model, kept in zip(models, scores):
-            with torch.autocast(rt.device.type, enabled=amp and rt.device.type == "cuda"):
-                logits = model(video)
+            logits = view_logits(model, video, amp)
             kept.append(aggregate_views(logits.float().view(b, views, -1)).cpu())
         labels.append(batch["label"])
         index.append(batch["index"])
@@ -110,6 +112,36 @@ def _score_views(models, dataset, batch_size, rt, workers, amp, k, progress=None
     outs = [{"scores": torch.cat(kept) if kept else torch.zeros(0, k), "labels": label_tensor, "index": index_tensor}
             for kept in scores]
     return outs, skipped, views, seconds
+
+
+def view_logits(model: VideoCLIP, video: torch.Tensor, amp: torch.dtype | None) -> torch.Tensor:
+    """Logits (B, K) of ``model`` on ``video``: the encoders autocast to ``amp`` (None: full
+    precision), the logits themselves (normalised features x logit scale) at least in float32.
+
+    Evaluation once autocast every forward to float16, whatever train.amp_dtype said, and under
+    bfloat16 (8 mantissa bits) a low-precision matmul's x100 logits come in steps of 0.25-0.5:
+    near-equal classes tie and top-1 follows the tie order. The features are float32-cast here,
+    outside autocast; float64 stays float64 (the model must stay runnable in double precision).
+    VideoCLIP.forward computes the same formula; the stages are called here so that the cast
+    sits outside tcclip/model.
+    """
+    with torch.autocast(video.device.type, dtype=amp, enabled=amp is not None):
+        vision = model.encode_video(video)
+        text = model.encode_text(vision)
+    return full_precision_logits(vision.video, text, model.clip.logit_scale)
+
+
+def full_precision_logits(video: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """logit_scale.exp() * cos(video (B, E), text (K, E) or (B, K, E)) -> (B, K), in float32 at
+    least, autocast off (VideoCLIP.forward's formula)."""
+    dtype = torch.promote_types(torch.promote_types(video.dtype, text.dtype), torch.float32)
+    with torch.autocast(video.device.type, enabled=False):
+        text = torch.nn.functional.normalize(text.to(dtype), dim=-1)
+        video = torch.nn.functional.normalize(video.to(dtype), dim=-1)
+        scale = logit_scale.to(dtype).exp()
+        if text.ndim == 2:
+            return scale * video @ text.t()
+        return scale * torch.einsum("be,bke->bk", video, text)
 
 
 def score(prediction: dict) -> dict:
@@ -151,7 +183,7 @@ def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Di
         union, positions = _union(list(sets.values()))
         positions = dict(zip(keys, positions))
         predictions = predict_many(models, union, names_of[keys[0]], cfg.eval.batch_size, rt, cfg.eval.workers,
-                                   cfg.train.amp)
+                                   autocast_dtype(cfg.train.amp, cfg.train.amp_dtype, rt.device))
         selections = {key: _selection(predictions[0], positions[key], union) for key in keys}  # same for every model
         for m, (prediction, model_rows) in enumerate(zip(predictions, rows)):
             for key in keys:

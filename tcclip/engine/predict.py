@@ -134,13 +134,14 @@ def score_videos(model, request: Request, rt, progress=None) -> dict:
     """
     from tcclip.data.dataset import VideoDataset
     from tcclip.engine.evaluate import predict
+    from tcclip.engine.runtime import autocast_dtype
     from tcclip.engine.metrics import top_ranked
 
     cfg = request.cfg
     data = cfg.data.replace(mode="test", on_error="skip")
     dataset = VideoDataset.from_paths(request.videos, request.root, data)
     prediction = predict(model, dataset, request.class_names, cfg.eval.batch_size, rt, cfg.eval.workers,
-                         cfg.train.amp, progress=progress)
+                         autocast_dtype(cfg.train.amp, cfg.train.amp_dtype, rt.device), progress=progress)
     views = max(int(prediction["views"]), 1)
     scored = []
     if len(prediction["scores"]):

@@ -96,7 +96,8 @@ class TrainConfig:
     """Videos per forward pass per process (GPU), at most: a smaller total batch is one forward."""
     mix: MixConfig = field(default_factory=MixConfig)
     amp: bool = True
-    """torch.amp autocast + grad scaling on GPU; ignored on CPU."""
+    """torch.amp autocast (train.amp_dtype) in training and evaluation, + grad scaling with float16
+    on GPU; on CPU only bfloat16 autocasts (the default float16 is ignored there)."""
     amp_dtype: Literal["float16", "bfloat16"] = "float16"
     grad_clip: float | None = None
     init_from: str | None = None

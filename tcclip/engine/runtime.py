@@ -53,6 +53,22 @@ def derived_seed(seed: int, *parts: int) -> int:
     return value
 
 
+def autocast_dtype(amp: bool, amp_dtype: str, device: torch.device) -> torch.dtype | None:
+    """The dtype a forward autocasts to (train.amp, train.amp_dtype), or None for full precision.
+
+    Training and evaluation both read it, so an evaluation runs in the dtype its run was
+    configured with (it once autocast to float16 whatever amp_dtype said). CUDA: the configured
+    dtype. CPU: bfloat16 only; float16 autocast on CPU is slow and no GPU run uses it, so a CPU
+    run with the default float16 stays in full precision, as it always did.
+    """
+    if not amp or device.type not in ("cuda", "cpu"):
+        return None
+    dtype = torch.bfloat16 if amp_dtype == "bfloat16" else torch.float16
+    if device.type == "cpu" and dtype != torch.bfloat16:
+        return None
+    return dtype
+
+
 def seed_worker(worker_id: int) -> None:
     """DataLoader worker_init_fn: NumPy and random follow torch's per-worker seed."""
     worker_seed = torch.initial_seed() % 2**32

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
@@ -38,8 +39,8 @@ from tcclip.engine.optim import TimmCosine, WarmupCosine, build_optimizer
 from tcclip.engine.run_config import (EVALUATION_SETTINGS, RunConfig, TrainConfig, resolve_task, run_dir, run_id,
                                select_key)
 from tcclip.engine.run_files import CONFIG, INPUTS, TRAINED
-from tcclip.engine.runtime import (Dist, configure_threads, derived_seed, seed_everything, seed_worker, setup_distributed,
-                            setup_logging)
+from tcclip.engine.runtime import (Dist, autocast_dtype, configure_threads, derived_seed, seed_everything, seed_worker,
+                            setup_distributed, setup_logging)
 
 log = logging.getLogger("tcclip.engine.train")
 
@@ -95,9 +96,14 @@ def build_schedule(cfg: TrainConfig, updates_per_epoch: int, accumulation: int, 
 
 
 def _loader(dataset: Dataset, cfg: TrainConfig, rt: Dist, seed: int, epoch: int) -> DataLoader:
-    """A fresh loader per epoch, shuffled by a generator seeded from (seed, epoch)."""
+    """A fresh loader per epoch, shuffled by a generator seeded from (seed, epoch); under DDP the
+    generator only seeds the workers, from (seed, epoch, rank)."""
     generator = torch.Generator().manual_seed(derived_seed(seed, epoch, 1))
     if rt.enabled:
+        # The workers' base seed is drawn from this generator: seeded from (seed, epoch) alone,
+        # worker w of every rank drew the same crops, flips, jitter and frame offsets. The rank
+        # is part of the seed under DDP only, so a single process keeps its stream (and results).
+        generator = torch.Generator().manual_seed(derived_seed(seed, epoch, 1, rt.rank))
         sampler = DistributedSampler(dataset, num_replicas=rt.world_size, rank=rt.rank, shuffle=True,
                                      seed=seed, drop_last=True)
         sampler.set_epoch(epoch)
@@ -130,6 +136,22 @@ def _progress(enabled: bool):
     )
 
 
+def load_scaler_state(scaler: torch.amp.GradScaler, state: dict | None) -> None:
+    """Restore a GradScaler from a checkpoint, whichever device the checkpoint came from.
+
+    A disabled scaler (CPU, bfloat16, amp off) saves ``{}``, which an enabled one refuses
+    ("the source state dict is empty"): resuming on a GPU with float16 a run started on CPU
+    failed there. Such a run has no loss scale to continue, so the enabled scaler starts from
+    its initial scale; a saved state is ignored by a disabled scaler (it scales nothing).
+    """
+    if not scaler.is_enabled():
+        return
+    if not state:
+        log.info("the checkpoint has no loss-scaler state (saved without float16 AMP): starting from the initial scale")
+        return
+    scaler.load_state_dict(state)
+
+
 class Trainer:
     """Fits one model; owns the optimiser, the schedule and the run's checkpoints."""
 
@@ -147,9 +169,9 @@ class Trainer:
         model.to(rt.device)
         self.optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, cfg.prompt_lr_mult,
                                          tuple(cfg.betas), cfg.eps, cfg.weight_decay_rule)
-        self.use_amp = cfg.amp and rt.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if cfg.amp_dtype == "bfloat16" else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        self.amp_dtype = autocast_dtype(cfg.amp, cfg.amp_dtype, rt.device)
+        self.use_amp = self.amp_dtype is not None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.net = model
         if rt.enabled:
             # Safe for every variant: one that leaves a parameter without gradient would otherwise
@@ -186,7 +208,7 @@ class Trainer:
         self.epoch, self.update = int(state["epoch"]), int(state["update"])
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
-            self.scaler.load_state_dict(state["scaler"])
+            load_scaler_state(self.scaler, state.get("scaler"))
         elif self.epoch < self.cfg.epochs:
             raise TcclipError(f"{source}: a finished run's checkpoint (no optimizer state) at epoch {self.epoch} "
                               f"cannot continue to {self.cfg.epochs} epochs; use --resume never")
@@ -289,17 +311,29 @@ class Trainer:
         tally.skipped += len(batch.get("skipped", []))
         video = batch["video"].to(rt.device, non_blocking=True)
         labels = batch["label"].to(rt.device, non_blocking=True)
-        if video.shape[0] == 0:
+        blank = video.shape[0] == 0
+        if blank and not rt.enabled:
             return
-        video, target = mix_batch(video, labels, self.num_classes, self.cfg.mix, mix_rng)
+        if blank:
+            # Every video of this rank's micro-batch was unreadable (data.on_error=skip). Under DDP
+            # the rank must still take part in the gradient all-reduce, or the other ranks wait in
+            # it and the run hangs at the next collective: a zero-weight forward/backward of one
+            # blank video joins it with a zero gradient (the update averages over world_size: the
+            # lost videos' share is lost, as in a single process). No mixing: mix_rng's stream
+            # stays independent of which videos were unreadable.
+            video = torch.zeros((1, *video.shape[1:]), device=rt.device)
+            target = torch.zeros((1, self.num_classes), device=rt.device)
+        else:
+            video, target = mix_batch(video, labels, self.num_classes, self.cfg.mix, mix_rng)
         sync = last_micro or not rt.enabled
         with self.net.no_sync() if not sync else contextlib.nullcontext():
             with torch.autocast(rt.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
                 loss = soft_cross_entropy(self.net(video), target)
             self._check_finite(loss, *where)
-            self.scaler.scale(loss / self.accumulation).backward()
-        tally.update_loss += loss.item() / self.accumulation
-        tally.videos += video.shape[0]
+            self.scaler.scale(loss * 0.0 if blank else loss / self.accumulation).backward()
+        if not blank:
+            tally.update_loss += loss.item() / self.accumulation
+            tally.videos += video.shape[0]
 
     def _check_finite(self, loss: torch.Tensor, epoch: int, step: int) -> None:
         if not torch.isfinite(loss):
@@ -337,8 +371,17 @@ class Trainer:
             "updates": self.update,
             "seconds": seconds,
             "videos_per_s": tally.videos * self.rt.world_size / max(seconds, 1e-9),
-            "skipped_videos": tally.skipped,
+            "skipped_videos": self._all_ranks_sum(tally.skipped),
         }
+
+    def _all_ranks_sum(self, count: int) -> int:
+        """A count summed over the ranks (every rank calls it): the record is rank 0's, and the
+        videos another rank skipped would otherwise go unreported."""
+        if not self.rt.enabled:
+            return count
+        total = torch.tensor([count], dtype=torch.long, device=self.rt.device)
+        dist.all_reduce(total)
+        return int(total.item())
 
 
 @dataclass
@@ -519,7 +562,8 @@ def selection_validator(cfg: RunConfig, task, train_names: list[str], rt: Dist) 
     def validator(m: nn.Module, epoch: int) -> float | None:
         if epoch % every and epoch != cfg.train.epochs:
             return None
-        top1 = score(predict(m, val_set, val_names, cfg.eval.batch_size, rt, cfg.eval.workers, cfg.train.amp))["top1"]
+        amp = autocast_dtype(cfg.train.amp, cfg.train.amp_dtype, rt.device)
+        top1 = score(predict(m, val_set, val_names, cfg.eval.batch_size, rt, cfg.eval.workers, amp))["top1"]
         m.set_class_names(train_names)
         return top1
 

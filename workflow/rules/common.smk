@@ -146,10 +146,16 @@ WISE_RUN = _one_of(WISE_IDS)
 # (the ratio, then ".json" / ".csv.gz").
 OTHER_RATIO = f"(?!{re.escape(COMBINED_RATIO)}\\.(json|csv\\.gz)$)[0-9.]+" if COMBINED_RATIO else "[0-9.]+"
 
-# A job with several GPUs is one DDP training: torchrun starts a process per GPU.
+# A job with several GPUs is one DDP training: torchrun starts a process per GPU. A GPU job
+# starts under `tcclip gpus N --`, which gives it N devices no other job holds
+# (CUDA_VISIBLE_DEVICES): `--resources gpu=N` only counts GPUs, so concurrent local jobs all
+# opened GPU 0. Under Slurm, which sets CUDA_VISIBLE_DEVICES itself, it changes nothing.
 LAUNCH = f"torchrun --standalone --nproc_per_node={WF.gpus} -m tcclip" if WF.gpus > 1 else "tcclip"
+if WF.gpus > 0:
+    LAUNCH = f"tcclip gpus {WF.gpus} -- {LAUNCH}"
 RUN_RUNTIME = 60 * 24 if WF.scale == "paper" else 60  # minutes
 EVALUATION_GPUS = min(WF.gpus, 1)
+EVALUATE = f"tcclip gpus {EVALUATION_GPUS} -- tcclip" if EVALUATION_GPUS else "tcclip"
 
 
 def get_run_overrides(wildcards):

@@ -19,5 +19,6 @@ rule evaluate_wiseft:
         gpu=EVALUATION_GPUS,
     params:
         run=get_run_folder,
+        launch=EVALUATE,
     shell:
-        "TCCLIP_THREADS={threads} tcclip evaluate {params.run} --wiseft {wildcards.ratio} --wiseft-only > {log} 2>&1"
+        "TCCLIP_THREADS={threads} {params.launch} evaluate {params.run} --wiseft {wildcards.ratio} --wiseft-only > {log} 2>&1"
