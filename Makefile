@@ -71,3 +71,15 @@ memcheck: install
 .PHONY: slurm-smoke
 slurm-smoke: install
 	PATH=$(CURDIR)/$(BIN):$$PATH workflow/slurm/local_cluster.sh $(BIN)/python workflow/slurm/rehearsal.py
+
+# The paper configuration end to end on CPUs with only the sizes cut (workflow/config/rehearsal.yaml):
+# ViT-B-16-quickgelu at 224 px from a local file in OpenAI's key layout (seeded random), the real
+# label files and official split lists cut to a few entries with videos rendered at their paths
+# (workflow/rehearsal/make_data.py), bfloat16 autocast, each training a 2-process torchrun DDP
+# job (gloo); check_weights -> check_data -> train -> evaluate -> table, in results/rehearsal/.
+# `--resources gpu=2`: one 2-process job at a time, as on a 2-GPU machine (workflow/profiles/gpu).
+.PHONY: rehearsal
+rehearsal: install
+	$(BIN)/python workflow/rehearsal/make_data.py workflow/config/rehearsal.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake results/rehearsal/tables/zero_shot.md results/rehearsal/tables/claims_zero_shot.md --cores 2 --resources gpu=2 --configfile workflow/config/rehearsal.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/tcclip table zero_shot --check --workflow-config workflow/config/rehearsal.yaml

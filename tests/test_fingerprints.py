@@ -80,6 +80,19 @@ def test_data_check_reports_the_list_and_video_fingerprints(synth_tiny, capsys):
     assert f"fingerprint (video contents): {videos_fingerprint(spec.annotation_list, spec.video_root)}" in out
 
 
+def test_data_check_reads_a_list_given_in_place_of_the_catalogs(synth_tiny, tmp_path, capsys):
+    """--list DATASET/SPLIT=FILE: the list a workflow config gives (k400/train, or a cut list)."""
+    shipped = (synth_tiny / "catalog.yaml").parent
+    from tcclip.data.catalog import Catalog
+
+    spec = Catalog.load(synth_tiny / "catalog.yaml").split("hmdb51", "val1")
+    first = spec.annotation_list.read_text().splitlines()[:1]
+    (tmp_path / "cut.txt").write_text(first[0] + "\n")
+    assert cli("data", "check", "--catalog", str(shipped / "catalog.yaml"), "--dataset", "hmdb51", "--split", "val1",
+               "--list", f"hmdb51/val1={tmp_path / 'cut.txt'}") == 0
+    assert "cut.txt: 1 entries" in capsys.readouterr().out
+
+
 def test_source_fingerprint_and_changes():
     assert source_fingerprint() == source_fingerprint()
     assert changes({"train": {"k400/train": "sha256:" + "a" * 64}, "weights": None},

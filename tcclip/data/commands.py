@@ -35,6 +35,8 @@ def _add_check_parser(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--dataset", help="dataset name in the catalog")
     check.add_argument("--split", action="append", help="split name(s); default: every split with a list")
     check.add_argument("--root-of", action="append", default=[], metavar="DATASET=DIR", help="video root of a catalog dataset")
+    check.add_argument("--list", action="append", default=[], metavar="DATASET/SPLIT=FILE",
+                       help="annotation list of a catalog split (one not shipped, or in place of the shipped one)")
     check.add_argument("--backend", default="decord", choices=["decord", "pyav"])
     check.add_argument("--decode", default="ends", choices=["open", "ends", "all"],
                        help="open: container only; ends: first+last frame (default); all: every frame")
@@ -99,7 +101,7 @@ def run_check(args) -> int:
     if args.catalog:
         if not args.dataset:
             raise DataError("data check --catalog: also give --dataset")
-        catalog = Catalog.load(args.catalog, roots=_pairs(args.root_of, "--root-of"))
+        catalog = Catalog.load(args.catalog, roots=_pairs(args.root_of, "--root-of"), lists=_pairs(args.list, "--list"))
         splits = args.split or [s for s in catalog.split_names(args.dataset) if _has_list(catalog, args.dataset, s)]
         for split in splits:
             spec = catalog.split(args.dataset, split)

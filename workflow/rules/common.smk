@@ -63,12 +63,38 @@ def get_synthetic_folder(wildcards, output):
     return os.path.dirname(output.catalog)
 
 
+def splits_read():
+    """{dataset: [split]} that the planned runs train and evaluate on (paper scale). Only these are
+    checked: the catalog also lists splits no table of this config reads, some of them for other
+    copies of a dataset (k400's *_prefix lists name folders a plain Kinetics copy does not have)."""
+    from tcclip.data.catalog import Catalog
+    from tcclip.data.protocols import Protocol
+    from tcclip.suite.tables import load_table
+
+    catalog = Catalog.load(WF.catalog, roots=WF.roots or None, lists=WF.lists or None)
+    read, seen = {}, set()
+    for run in RUNS.values():
+        task = run.task_dict()
+        key = (load_table(run.table).protocol, task.get("dataset"), task.get("shots"), task.get("subset"))
+        if key in seen:
+            continue
+        seen.add(key)
+        restrict = {"datasets": [key[1]] if key[1] else None, "shots": [key[2]] if key[2] else None}
+        restrict["subsets"] = [key[3]] if key[3] else None
+        for found in Protocol.load(key[0]).tasks(catalog, strict=False, **restrict):
+            for spec in (found.train, *found.evals.values()):
+                read.setdefault(spec.dataset, set()).add(spec.split)
+    return {dataset: sorted(splits) for dataset, splits in sorted(read.items())}
+
+
 def get_data_checks(wildcards, threads):
-    """One `tcclip data check` per dataset of the config's roots, with the job's threads as
-    decoding workers; a config without roots fails with the reason."""
+    """One `tcclip data check` per dataset the runs read, of the splits they read, with the job's
+    threads as decoding workers; a dataset without a root (config: roots) fails with the reason."""
     checks = " && ".join(
-        f"tcclip data check --catalog real --dataset {name} --root-of {name}={path} --workers {threads}"
-        for name, path in WF.roots.items()
+        f"tcclip data check --catalog {shlex.quote(WF.catalog)} --dataset {name} {DATA_LOCATIONS} "
+        + " ".join(f"--split {split}" for split in splits)
+        + f" --workers {threads}"
+        for name, splits in splits_read().items()
     )
     return checks or "echo 'no data roots configured (config: roots)' && false"
 
