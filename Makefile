@@ -75,7 +75,8 @@ slurm-smoke: install
 # The paper configuration end to end on CPUs with only the sizes cut (workflow/config/rehearsal.yaml):
 # ViT-B-16-quickgelu at 224 px from a local file in OpenAI's key layout (seeded random), the real
 # label files and official split lists cut to a few entries with videos rendered at their paths
-# (workflow/rehearsal/make_data.py), bfloat16 autocast, each training a 2-process torchrun DDP
+# (workflow/rehearsal/make_data.py), the paper's AMP settings (fp16 autocast on CUDA only: fp32
+# here), each training a 2-process torchrun DDP
 # job (gloo); check_weights -> check_data -> train -> evaluate -> table, in results/rehearsal/.
 # `--resources gpu=2`: one 2-process job at a time, as on a 2-GPU machine (workflow/profiles/gpu).
 .PHONY: rehearsal

@@ -55,3 +55,17 @@ def test_concurrent_jobs_get_their_own_devices_and_wait_for_free_ones(tmp_path):
     assert slurm.communicate(timeout=120)[0].strip() == "3"
     none = gpus_job(0, 0, tmp_path)
     assert none.communicate(timeout=120)[0].strip() == "None"
+
+
+def test_a_machine_without_gpus_runs_the_command_on_cpus(tmp_path):
+    """The paper-scale rehearsal asks for 2 GPUs (2 gloo processes) on a machine with none."""
+    import torch
+
+    if torch.cuda.device_count() > 0:
+        pytest.skip("this machine has CUDA devices: its pool is not empty")
+    environment = {k: v for k, v in os.environ.items() if k not in ("TCCLIP_GPUS", "CUDA_VISIBLE_DEVICES")}
+    environment["TCCLIP_GPU_LOCKS"] = str(tmp_path / "locks")
+    command = [sys.executable, "-m", "tcclip", "gpus", "2", "--", sys.executable, "-c", SHOW.format(0)]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "None"
+    assert "no GPU on this machine; 2 asked, the command runs on CPUs" in done.stderr

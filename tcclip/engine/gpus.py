@@ -87,8 +87,13 @@ def run_on_gpus(count: int, command: list[str]) -> int:
     if not command:
         raise TcclipError("tcclip gpus: no command given (tcclip gpus N -- COMMAND ...)")
     env = dict(os.environ)
-    if count > 0 and not env.get("CUDA_VISIBLE_DEVICES"):
-        held = claim(machine_gpus(), count, lock_folder())
+    pool = machine_gpus() if count > 0 and not env.get("CUDA_VISIBLE_DEVICES") else []
+    if count > 0 and not env.get("CUDA_VISIBLE_DEVICES") and not pool:
+        # a machine without CUDA (the paper-scale rehearsal: gpus 2 means 2 gloo processes on CPUs)
+        print(f"tcclip gpus: no GPU on this machine; {count} asked, the command runs on CPUs", file=sys.stderr,
+              flush=True)
+    elif pool:
+        held = claim(pool, count, lock_folder())
         for _, fd in held:
             os.set_inheritable(fd, True)
         env["CUDA_VISIBLE_DEVICES"] = ",".join(device for device, _ in held)
