@@ -80,9 +80,11 @@ class VisionOutput:
 
 
 # ---------------------------------------------------------------- extra keys per variant
-# fn(h, context, layer) -> (extra (B*T, E, D) or None, key mask (B*T, E) bool or None)
-# h: ln_1 of the frame tokens, (B, T, P, D) with P = N + 1; context: ln_1 of the previous
-# layer's context tokens (B, k, D) or None.
+# fn(frames, context) -> (extra (B, T, E, C) or None, key mask (B, T, E) bool or None)
+# frames: per-token features of the frame tokens, (B, T, P, C) with P = N + 1; context:
+# the same features of the previous layer's context tokens, (B, k, C), or None. Every
+# variant only rearranges tokens, so it is applied to the projected keys|values (C = 2D):
+# each token is projected once, however many frames see it as an extra key.
 ExtraKeys = Callable[[torch.Tensor, "torch.Tensor | None"], "tuple[torch.Tensor | None, torch.Tensor | None]"]
 TEMPORAL: Registry[ExtraKeys] = Registry("temporal modelling")
 
@@ -95,54 +97,69 @@ def _others(x: torch.Tensor) -> torch.Tensor:
 
 
 @TEMPORAL.register("frame")
-def frame_wise(h, context):
+def frame_wise(frames, context):
     """No temporal keys: each frame is encoded on its own (ViFi-CLIP, CVPR 2023)."""
     return None, None
 
 
 @TEMPORAL.register("tc")
-def temporal_context(h, context):
-    """The video's k context tokens join every frame's keys (TC-CLIP, ECCV 2024)."""
+def temporal_context(frames, context):
+    """The video's k context tokens join every frame's keys (TC-CLIP, ECCV 2024).
+
+    A view: the context is projected once per video, not once per frame (ours; the
+    official code concatenates the context to each frame's tokens before projecting)."""
     if context is None or context.shape[1] == 0:
         return None, None
-    b, t = h.shape[:2]
-    return context[:, None].expand(b, t, *context.shape[1:]).reshape(b * t, *context.shape[1:]), None
+    b, t = frames.shape[:2]
+    return context[:, None].expand(b, t, *context.shape[1:]), None
 
 
 @TEMPORAL.register("cross_frame")
-def cross_frame(h, context):
+def cross_frame(frames, context):
     """The [CLS] tokens of the other frames (X-CLIP / Vita-CLIP style); the own [CLS] is already a local key."""
-    b, t, _, d = h.shape
-    if t == 1:
+    if frames.shape[1] == 1:
         return None, None
-    return _others(h[:, :, 0]).reshape(b * t, t - 1, d), None
+    return _others(frames[:, :, 0]), None
 
 
 @TEMPORAL.register("window")
-def temporal_window(h, context):
+def temporal_window(frames, context):
     """The patch tokens of frames t-1 and t+1 (Open-VCLIP style); missing neighbours are masked out."""
-    b, t, p, d = h.shape
-    patches = h[:, :, 1:]
+    b, t, p, c = frames.shape
+    patches = frames[:, :, 1:]
     pad = torch.zeros_like(patches[:, :1])
     previous = torch.cat([pad, patches[:, :-1]], dim=1)
     following = torch.cat([patches[:, 1:], pad], dim=1)
-    extra = torch.cat([previous, following], dim=2).reshape(b * t, 2 * (p - 1), d)
-    frame = torch.arange(t, device=h.device)
+    extra = torch.cat([previous, following], dim=2)
+    frame = torch.arange(t, device=frames.device)
     valid = torch.stack([frame > 0, frame < t - 1], dim=1)  # (T, 2)
     mask = valid[:, :, None].expand(t, 2, p - 1).reshape(1, t, 2 * (p - 1)).expand(b, t, -1)
-    return extra, mask.reshape(b * t, -1)
+    return extra, mask
 
 
 @TEMPORAL.register("joint")
-def joint_space_time(h, context):
+def joint_space_time(frames, context):
     """All tokens of the other frames: with the own tokens, joint space-time attention (TimeSformer)."""
-    b, t, p, d = h.shape
+    b, t, p, c = frames.shape
     if t == 1:
         return None, None
-    return _others(h).reshape(b * t, (t - 1) * p, d), None
+    return _others(frames).reshape(b, t, (t - 1) * p, c), None
 
 
 # ---------------------------------------------------------------- attention
+def _project_queries(attn: nn.MultiheadAttention, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Queries (..., D) and keys|values (..., 2D) of tokens h (..., D): one product."""
+    qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
+    d = h.shape[-1]
+    return qkv[..., :d], qkv[..., d:]
+
+
+def _project_keys_values(attn: nn.MultiheadAttention, tokens: torch.Tensor) -> torch.Tensor:
+    """Keys|values (..., 2D) of tokens (..., D) that are keys only (never queries)."""
+    d = tokens.shape[-1]
+    return F.linear(tokens, attn.in_proj_weight[d:], attn.in_proj_bias[d:])
+
+
 def _attention(
     attn: nn.MultiheadAttention,
     h: torch.Tensor,
@@ -151,72 +168,96 @@ def _attention(
     bias: torch.Tensor | None,
     needs: frozenset[str] | None,
 ) -> tuple[torch.Tensor, AttentionStats | None]:
-    """Multi-head attention of frame tokens h (F, P, D) over [h ; extra] with open_clip's weights.
+    """Multi-head attention of frame tokens h (F, P, D) over [h ; extra (F, E, D)] with open_clip's weights.
 
-    bias: (H, 2) logits added to local keys ([:, 0]) and extra keys ([:, 1]).
-    Returns the attention output (F, P, D) and, when ``needs`` is not None, the
+    The one-call form (each frame's extra tokens projected with it), for benchmarks and
+    tests; the encoder projects shared extra tokens once (``TemporalVisionEncoder``).
+    extra_mask (F, E) bool: extra keys that exist. bias, needs: see ``_attend``.
+    """
+    q, keys = _project_queries(attn, h)
+    if extra is not None:
+        keys = torch.cat([keys, _project_keys_values(attn, extra)], dim=1)
+    return _attend(attn, q, keys, bias, extra_mask, needs)
+
+
+def _attend(
+    attn: nn.MultiheadAttention,
+    q: torch.Tensor,
+    keys: torch.Tensor,
+    bias: torch.Tensor | None,
+    extra_mask: torch.Tensor | None,
+    needs: frozenset[str] | None,
+) -> tuple[torch.Tensor, AttentionStats | None]:
+    """Attention of queries q (F, P, D) over keys|values (F, n_keys, 2D), the P local keys first.
+
+    bias: (H, 2) logits added to local keys ([:, 0]) and extra keys ([:, 1]);
+    extra_mask (F, n_keys - P) bool: extra keys that exist.
+    Returns the output after out_proj (F, P, D) and, when ``needs`` is not None, the
     statistics seed selection reads ([CLS] probabilities over the patch keys, ...).
     """
-    f, p, d = h.shape
-    q, k, v = _project_qkv(attn, h, extra)
-    logit_bias = _logit_bias(bias, extra_mask, f, p, k.shape[2], q.dtype) if extra is not None else None
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=logit_bias)
+    f, p, d = q.shape
+    heads = attn.num_heads
+    hd = d // heads
+    scale = 1.0 / math.sqrt(hd)
+    q = q.reshape(f, p, heads, hd).transpose(1, 2)
+    k = keys[..., :d].unflatten(-1, (heads, hd)).transpose(1, 2)
+    v = keys[..., d:].unflatten(-1, (heads, hd)).transpose(1, 2)
+    if bias is not None and k.shape[2] > p:
+        q, k, v = _fold_bias(q, k, v, bias, scale)
+    key_mask = _key_mask(extra_mask, p)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, scale=scale)[..., :hd]
     out = attn.out_proj(out.transpose(1, 2).reshape(f, p, d))
     if needs is None:
         return out, None
-    return out, _attention_stats(q, k, v, logit_bias, needs)
+    return out, _attention_stats(q, k, v[..., :hd], key_mask, scale, needs)
 
 
-def _project_qkv(attn: nn.MultiheadAttention, h: torch.Tensor, extra: torch.Tensor | None):
-    """Queries from the frame's own tokens; keys and values from [h ; extra]. Each (F, H, len, D/H)."""
-    f, p, d = h.shape
-    heads = attn.num_heads
-    w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
-    b_q, b_k, b_v = attn.in_proj_bias.chunk(3)
-    keys_in = h if extra is None else torch.cat([h, extra], dim=1)
-    q = F.linear(h, w_q, b_q).view(f, p, heads, d // heads).transpose(1, 2)
-    k = F.linear(keys_in, w_k, b_k).view(f, -1, heads, d // heads).transpose(1, 2)
-    v = F.linear(keys_in, w_v, b_v).view(f, -1, heads, d // heads).transpose(1, 2)
+def _fold_bias(q, k, v, bias: torch.Tensor, scale: float):
+    """Fold the local/extra logit bias into one extra head channel: q' = [q, 1],
+    k' = [k, 0 (local) or (b_extra - b_local)/scale (extra)], v' = [v, 0].
+
+    q'.k' * scale = q.k * scale + (b_extra - b_local) on the extra keys: the same softmax
+    as adding (b_local, b_extra) (a shift shared by every key of a row cancels), and the
+    same gradients, bias included. Unlike a dense attn_mask that needs a gradient, this
+    keeps scaled_dot_product_attention on its fused kernel (the math path materialises
+    every score). q, k, v: (F, H, len, hd); returns them with hd + 1 channels.
+    """
+    f, heads, p, _ = q.shape
+    n_keys = k.shape[2]
+    offset = ((bias[:, 1] - bias[:, 0]) / scale).to(k.dtype)
+    channel = torch.cat([offset.new_zeros(heads, p), offset[:, None].expand(heads, n_keys - p)], dim=1)
+    q = torch.cat([q, q.new_ones(f, heads, p, 1)], dim=-1)
+    k = torch.cat([k, channel[None, :, :, None].expand(f, heads, n_keys, 1)], dim=-1)
+    v = torch.cat([v, v.new_zeros(f, heads, n_keys, 1)], dim=-1)
     return q, k, v
 
 
-def _logit_bias(bias, extra_mask, f: int, p: int, n_keys: int, dtype) -> torch.Tensor | None:
-    """What is added to q.k/sqrt(d) before the softmax, (F or 1, H, 1, n_keys), or None.
-
-    bias (H, 2): the learnable local / extra offsets of each head; extra_mask (F, E) bool:
-    extra keys that exist (window's missing neighbours are -inf)."""
-    if bias is None and extra_mask is None:
+def _key_mask(extra_mask: torch.Tensor | None, p: int) -> torch.Tensor | None:
+    """(F, 1, 1, n_keys) bool, True where a key exists, from the extra keys' mask (F, E); None if all exist."""
+    if extra_mask is None:
         return None
-    heads = bias.shape[0] if bias is not None else 1
-    logit_bias = torch.zeros(1, heads, 1, n_keys, dtype=dtype, device=(bias if bias is not None else extra_mask).device)
-    if bias is not None:
-        per_key = torch.cat([bias[:, 0:1].expand(heads, p), bias[:, 1:2].expand(heads, n_keys - p)], dim=1)
-        logit_bias = logit_bias + per_key[None, :, None, :].to(dtype)
-    if extra_mask is not None:
-        blocked = torch.cat([extra_mask.new_ones(f, p), extra_mask], dim=1).logical_not()
-        logit_bias = logit_bias.expand(f, heads, 1, n_keys).masked_fill(blocked[:, None, None, :], float("-inf"))
-    return logit_bias
+    return torch.cat([extra_mask.new_ones(extra_mask.shape[0], p), extra_mask], dim=1)[:, None, None, :]
 
 
-def _attention_stats(q, k, v, logit_bias, needs: frozenset[str]) -> AttentionStats:
+def _attention_stats(q, k, v, key_mask, scale: float, needs: frozenset[str]) -> AttentionStats:
     """[CLS]->patch probabilities (softmax over every key, bias included) and, when asked,
-    the value norms and per-patch attention entropies that some selectors read."""
-    f, heads, p, hd = q.shape
-    scale = 1.0 / math.sqrt(hd)
+    the value norms and per-patch attention entropies that some selectors read.
+    q, k: (F, H, len, channels) as attended (bias folded in); v: (F, H, n_keys, hd)."""
+    f, heads, p, _ = q.shape
     # [CLS] query rows only: (F, H, 1, n_keys) — cheap, and what every selector reads.
-    cls_logits = (q[:, :, :1] @ k.transpose(-1, -2)) * scale
-    if logit_bias is not None:
-        cls_logits = cls_logits + logit_bias
+    cls_logits = _masked_logits(q[:, :, :1], k, key_mask, scale)
     stats = AttentionStats(cls_attn=cls_logits.softmax(dim=-1)[:, :, 0, 1:p])
     if "value_norm" in needs:
-        stats.value_norm = v[:, :, 1:p].transpose(1, 2).reshape(f, p - 1, heads * hd).norm(dim=-1)
+        stats.value_norm = v[:, :, 1:p].transpose(1, 2).reshape(f, p - 1, -1).norm(dim=-1)
     if "patch_entropy" in needs:
-        logits = (q[:, :, 1:] @ k.transpose(-1, -2)) * scale
-        if logit_bias is not None:
-            logits = logits + logit_bias
-        log_probs = logits.log_softmax(dim=-1)
+        log_probs = _masked_logits(q[:, :, 1:], k, key_mask, scale).log_softmax(dim=-1)
         stats.patch_entropy = -(log_probs.exp() * log_probs.nan_to_num(neginf=0.0)).sum(-1)
     return stats
+
+
+def _masked_logits(q, k, key_mask, scale: float) -> torch.Tensor:
+    logits = (q @ k.transpose(-1, -2)) * scale
+    return logits if key_mask is None else logits.masked_fill(key_mask.logical_not(), float("-inf"))
 
 
 # ---------------------------------------------------------------- the encoder
@@ -256,29 +297,38 @@ class TemporalVisionEncoder(nn.Module):
         x = visual._embeds(video.flatten(0, 1))  # conv1, [CLS], spatial pos. embedding, ln_pre
         if x.shape[1] != self.num_patches + 1:
             raise ValueError(f"input of {tuple(video.shape[-2:])} px gives {x.shape[1] - 1} patches, model expects {self.num_patches}")
-        p, d = x.shape[1:]
         context = None
         layers_trace: list[dict] = []
         for layer, block in enumerate(visual.transformer.resblocks):
-            h = block.ln_1(x)
-            extra, extra_mask = self.extra_keys(
-                h.view(b, t, p, d), None if context is None else block.ln_1(context)
-            )
-            bias = None if (self.attn_bias is None or extra is None) else self.attn_bias[layer]
-            needs = self.stat_needs if self.uses_context else None
-            attn_out, stats = _attention(block.attn, h, extra, extra_mask, bias, needs)
-            x = x + block.ls_1(attn_out)
-            tokens = x.view(b, t * p, d)
+            x, stats = self._attention_block(block, layer, x, context, b, t)
             if self.uses_context:
                 context, record = self._build_context(x, stats, b, t, trace)
                 if record is not None:
                     layers_trace.append(record)
-                tokens = torch.cat([tokens, context], dim=1)
-            tokens = tokens + block.ls_2(block.mlp(block.ln_2(tokens)))
-            x = tokens[:, : t * p].reshape(b * t, p, d)
-            if self.uses_context:
-                context = tokens[:, t * p :]
+            x, context = _mlp_block(block, x, context, b, t)
+        return self._pool(visual, x, context, b, t, layers_trace)
 
+    def _attention_block(self, block, layer: int, x, context, b: int, t: int):
+        """x (B*T, P, D) + attention of each frame's tokens over its own and its extra keys.
+
+        Every token is projected to keys/values once: the context tokens once per video
+        and the other frames' tokens (cross_frame, window, joint) once per frame, then the
+        variant gathers them into each frame's keys."""
+        f, p, d = x.shape
+        q, keys = _project_queries(block.attn, block.ln_1(x))
+        context_keys = None if context is None else _project_keys_values(block.attn, block.ln_1(context))
+        extra, extra_mask = self.extra_keys(keys.view(b, t, p, 2 * d), context_keys)
+        bias = None
+        if extra is not None:
+            keys = torch.cat([keys.view(b, t, p, 2 * d), extra], dim=2).flatten(0, 1)
+            extra_mask = None if extra_mask is None else extra_mask.flatten(0, 1)
+            bias = None if self.attn_bias is None else self.attn_bias[layer]
+        needs = self.stat_needs if self.uses_context else None
+        out, stats = _attend(block.attn, q, keys, bias, extra_mask, needs)
+        return x + block.ls_1(out), stats
+
+    def _pool(self, visual, x, context, b: int, t: int, layers_trace: list[dict]) -> VisionOutput:
+        """ln_post + proj of each frame's [CLS] (averaged over frames) and of the context tokens."""
         cls = visual.ln_post(x[:, 0]) @ visual.proj
         frames = cls.view(b, t, -1)
         projected_context = None
@@ -301,3 +351,13 @@ class TemporalVisionEncoder(nn.Module):
             record = {"patch_index": index.view(b, t, n_s).detach(), "assignment": summary.assignment.view(b, t, n_s).detach()}
         return summary.tokens, record
 
+
+
+def _mlp_block(block, x: torch.Tensor, context: torch.Tensor | None, b: int, t: int):
+    """x + MLP(ln_2(x)) over the frame tokens (B*T, P, D) and the context tokens (B, k, D) together."""
+    f, p, d = x.shape
+    if context is None:
+        return x + block.ls_2(block.mlp(block.ln_2(x))), None
+    tokens = torch.cat([x.view(b, t * p, d), context], dim=1)
+    tokens = tokens + block.ls_2(block.mlp(block.ln_2(tokens)))
+    return tokens[:, : t * p].reshape(f, p, d), tokens[:, t * p :]
