@@ -92,7 +92,9 @@ TEMPORAL: Registry[ExtraKeys] = Registry("temporal modelling")
 def _others(x: torch.Tensor) -> torch.Tensor:
     """(B, T, ...) -> (B, T, T-1, ...): for each frame, the same entries of the other frames."""
     t = x.shape[1]
-    index = torch.tensor([[j for j in range(t) if j != i] for i in range(t)], device=x.device, dtype=torch.long)
+    # Built on the device (no host-to-device copy per layer): frame i's j-th other frame is j + (j >= i).
+    j = torch.arange(t - 1, device=x.device)
+    index = j[None] + (j[None] >= torch.arange(t, device=x.device)[:, None]).long()
     return x[:, index.reshape(-1)].reshape(x.shape[0], t, t - 1, *x.shape[2:])
 
 
