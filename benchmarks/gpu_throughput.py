@@ -41,19 +41,14 @@ def peak_tflops(name: str) -> float | None:
     return None
 
 
-def run_variant(name: str, arch: str, device: str, frames: int, batch: int, classes: int,
-                warmup: int, steps: int, amp: str) -> dict:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    clip = common.random_clip(arch, device=device)
-    model = common.variant_model(clip, name, arch).train()
-    model.set_class_names(common.class_names(classes))
+def training_step(model, device: str, frames: int, batch: int, classes: int, amp: str):
+    """One full fine-tuning step as a closure: forward to logits, cross-entropy, backward, AdamW (scaled under fp16)."""
     cuda = device == "cuda"
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6, betas=(0.9, 0.98), weight_decay=1e-3,
                                   **({"fused": True} if cuda else {}))
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp)
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and dtype is torch.float16)
-    size = common.image_size(arch)
+    size = common.image_size(model.cfg.backbone.arch)
     g = torch.Generator(device=device).manual_seed(1)
     video = torch.randn(batch, frames, 3, size, size, device=device, generator=g)
     labels = torch.randint(0, classes, (batch,), device=device, generator=g)
@@ -66,10 +61,14 @@ def run_variant(name: str, arch: str, device: str, frames: int, batch: int, clas
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
 
-    for _ in range(warmup):
-        step()
-    # Model FLOPs of one step (not timed). On CPU tensors the default attention kernel has
-    # no FLOP formula: count with the math kernel there (CUDA kernels have formulas).
+    return step
+
+
+def step_flops(step, cuda: bool) -> float:
+    """Model FLOPs of one step (not timed). On CPU tensors the default attention kernel has
+    no FLOP formula: count with the math kernel there (CUDA kernels have formulas)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     counter = FlopCounterMode(display=False)
     if cuda:
         with counter:
@@ -79,7 +78,19 @@ def run_variant(name: str, arch: str, device: str, frames: int, batch: int, clas
 
         with counter, sdpa_kernel(SDPBackend.MATH):
             step()
-    flops = float(counter.get_total_flops())
+    return float(counter.get_total_flops())
+
+
+def run_variant(name: str, arch: str, device: str, frames: int, batch: int, classes: int,
+                warmup: int, steps: int, amp: str) -> dict:
+    clip = common.random_clip(arch, device=device)
+    model = common.variant_model(clip, name, arch).train()
+    model.set_class_names(common.class_names(classes))
+    cuda = device == "cuda"
+    step = training_step(model, device, frames, batch, classes, amp)
+    for _ in range(warmup):
+        step()
+    flops = step_flops(step, cuda)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     times = [common.timed(step, device)[0] for _ in range(steps)]
@@ -90,7 +101,7 @@ def run_variant(name: str, arch: str, device: str, frames: int, batch: int, clas
     return out
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="the tiny smoke configuration, even on a GPU")
     parser.add_argument("--frames", type=int, default=16)
@@ -101,47 +112,34 @@ def main() -> int:
     parser.add_argument("--amp", choices=["fp16", "bf16", "off"], default="fp16")
     parser.add_argument("--variants", nargs="+", default=["tc", "frame"], choices=sorted(common.VARIANTS))
     parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense fp16/bf16 peak (default: from the device name)")
-    args = parser.parse_args()
-    threads = common.init_threads()
-    cuda = torch.cuda.is_available()
-    device = "cuda" if cuda else "cpu"
-    smoke = args.quick or not cuda
-    if smoke:
-        arch, frames, batch, classes, warmup, steps, amp = common.TINY, 4, 2, 10, 1, 2, ("off" if not cuda else args.amp)
-    else:
-        arch, frames, batch, classes, warmup, steps, amp = (common.VIT_B16, args.frames, args.batch, args.classes,
-                                                          args.warmup, args.steps, args.amp)
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    common.banner("GPU training throughput")
-    gpu = torch.cuda.get_device_name(0) if cuda else None
-    peak = args.peak_tflops or (peak_tflops(gpu) if gpu else None)
-    print(f"   {arch}, {frames} frames, batch {batch}, {classes} classes, AMP {amp}, {warmup} warm-up + {steps} timed steps "
-          f"on {gpu or 'CPU'}" + ("" if cuda else f" ({threads} threads)"), flush=True)
+    return parser.parse_args()
 
-    rows = []
-    results = {}
-    for name in args.variants:
-        res = run_variant(name, arch, device, frames, batch, classes, warmup, steps, amp)
-        results[name] = res
-        step_s = common.median(res["times"])
-        achieved = res["flops"] / step_s
-        mem = f"{res['mem_alloc_gb']:.1f} / {res['mem_reserved_gb']:.1f}" if cuda else "n/a on CPU"
-        mfu = f"{100 * achieved / (peak * 1e12):.1f}%" if (peak and cuda) else "n/a"
-        rows.append([common.LABELS[name], batch / step_s, step_s * 1e3, mem,
-                     res["flops"] / 1e12, achieved / 1e12, mfu])
-        print(f"   {name}: {batch / step_s:.2f} videos/s", flush=True)
-    if "tc" in results and "frame" in results:
-        ratio = common.median(results["tc"]["times"]) / common.median(results["frame"]["times"])
-    else:
-        ratio = None
 
-    print(f"\nTraining throughput, {arch}, {frames} frames, batch {batch}, {classes} classes, AMP {amp}, on {gpu or common.cpu_name() + ' (CPU)'}:")
+def settings(args: argparse.Namespace, cuda: bool) -> dict:
+    """The configuration that runs: the tiny smoke one without CUDA (or with --quick), else ViT-B/16."""
+    if args.quick or not cuda:
+        return {"arch": common.TINY, "frames": 4, "batch": 2, "classes": 10, "warmup": 1, "steps": 2,
+                "amp": "off" if not cuda else args.amp}
+    return {"arch": common.VIT_B16, "frames": args.frames, "batch": args.batch, "classes": args.classes,
+            "warmup": args.warmup, "steps": args.steps, "amp": args.amp}
+
+
+def result_row(name: str, res: dict, batch: int, cuda: bool, peak: float | None) -> list:
+    step_s = common.median(res["times"])
+    achieved = res["flops"] / step_s
+    mem = f"{res['mem_alloc_gb']:.1f} / {res['mem_reserved_gb']:.1f}" if cuda else "n/a on CPU"
+    mfu = f"{100 * achieved / (peak * 1e12):.1f}%" if (peak and cuda) else "n/a"
+    return [common.LABELS[name], batch / step_s, step_s * 1e3, mem, res["flops"] / 1e12, achieved / 1e12, mfu]
+
+
+def print_report(rows: list, results: dict, s: dict, gpu: str | None, peak: float | None, smoke: bool) -> None:
+    cuda = gpu is not None
+    print(f"\nTraining throughput, {s['arch']}, {s['frames']} frames, batch {s['batch']}, {s['classes']} classes, "
+          f"AMP {s['amp']}, on {gpu or common.cpu_name() + ' (CPU)'}:")
     print(common.table(rows, ["variant", "videos/s", "step ms", "peak GB alloc / reserved" if cuda else "peak GB",
                               "model TFLOP / step", "achieved TFLOP/s", "MFU"], floatfmt=".4g"))
-    if ratio is not None:
+    if "tc" in results and "frame" in results:
+        ratio = common.median(results["tc"]["times"]) / common.median(results["frame"]["times"])
         print(f"TC-CLIP step time = {ratio:.2f}x frame-wise (ViFi-CLIP)")
     if cuda and peak is None:
         print("MFU: unknown peak for this GPU; pass --peak-tflops")
@@ -152,6 +150,31 @@ def main() -> int:
               "(tiny-clip-p8, 4 frames, batch 2, fp32); run this script on a CUDA machine for the real figures.")
     elif smoke:
         print("\nNOTE: --quick smoke configuration, not the ViT-B/16 figures.")
+
+
+def main() -> int:
+    args = parse_args()
+    threads = common.init_threads()
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
+    s = settings(args, cuda)
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    common.banner("GPU training throughput")
+    gpu = torch.cuda.get_device_name(0) if cuda else None
+    peak = args.peak_tflops or (peak_tflops(gpu) if gpu else None)
+    print(f"   {s['arch']}, {s['frames']} frames, batch {s['batch']}, {s['classes']} classes, AMP {s['amp']}, "
+          f"{s['warmup']} warm-up + {s['steps']} timed steps on {gpu or 'CPU'}"
+          + ("" if cuda else f" ({threads} threads)"), flush=True)
+    rows, results = [], {}
+    for name in args.variants:
+        results[name] = run_variant(name, s["arch"], device, s["frames"], s["batch"], s["classes"], s["warmup"],
+                                    s["steps"], s["amp"])
+        rows.append(result_row(name, results[name], s["batch"], cuda, peak))
+        print(f"   {name}: {rows[-1][1]:.2f} videos/s", flush=True)
+    print_report(rows, results, s, gpu, peak, args.quick or not cuda)
     return common.Targets().report()
 
 

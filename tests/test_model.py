@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import open_clip
 import pytest
 import torch
+import torch.nn.functional as F
 from open_clip.model import CLIP
 
 from reference_tc import reference_tc_encoder, reference_vp_text
@@ -64,17 +66,66 @@ def test_no_context_no_bias_equals_open_clip_framewise():
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
-def test_tc_encoder_matches_loop_reference_in_float64():
+@pytest.mark.parametrize("frames", [3, 4, 8])
+def test_tc_encoder_matches_loop_reference_in_float64(frames):
     """The batched encoder equals an independent per-frame / per-head / per-merge loop."""
     model = micro_model(torch.float64, vision__num_context=5, vision__seed_ratio=0.5, vision__merge_step=3)
     with torch.no_grad():
         model.vision.attn_bias.normal_(0, 0.5)  # exercise the local/global bias too
-    clips = video(t=3, dtype=torch.float64)
+    clips = video(t=frames, dtype=torch.float64)
     with torch.no_grad():
         out = model.encode_video(clips)
         ref_video, ref_context = reference_tc_encoder(model.clip.visual, clips, k=5, alpha=0.5, r=3, bias=model.vision.attn_bias)
-    torch.testing.assert_close(out.video, ref_video, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(out.context, ref_context, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(out.video, ref_video, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out.context, ref_context, rtol=0, atol=1e-12)
+
+
+def _masked_attention(q, k, v, bias, p):
+    """Plain math-path attention with the local/extra bias added to the logits, (F, H, P, hd)."""
+    logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    per_key = torch.cat([bias[:, :1].expand(-1, p), bias[:, 1:].expand(-1, k.shape[2] - p)], dim=1)
+    return (logits + per_key[None, :, None, :]).softmax(-1) @ v
+
+
+def test_folded_bias_equals_masked_attention_with_gradients_in_float64():
+    """The bias folded into one extra head channel: same outputs and gradients (q, k, v, bias)."""
+    from tcclip.model.temporal import _fold_bias
+
+    g = torch.Generator().manual_seed(5)
+    f, heads, p, extra, hd = 3, 2, 7, 5, 8
+    q, k, v = (torch.randn(f, heads, n, hd, generator=g, dtype=torch.float64, requires_grad=True)
+               for n in (p, p + extra, p + extra))
+    bias = torch.randn(heads, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(f, heads, p, hd, generator=g, dtype=torch.float64)
+    scale = 1 / math.sqrt(hd)
+
+    expected = _masked_attention(q, k, v, bias, p)
+    grads_expected = torch.autograd.grad((expected * upstream).sum(), (q, k, v, bias))
+    folded = F.scaled_dot_product_attention(*_fold_bias(q, k, v, bias, scale), scale=scale)[..., :hd]
+    grads_folded = torch.autograd.grad((folded * upstream).sum(), (q, k, v, bias))
+    torch.testing.assert_close(folded, expected, rtol=0, atol=1e-12)
+    for name, got, want in zip("q k v bias".split(), grads_folded, grads_expected):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12, msg=lambda m, n=name: f"grad {n}: {m}")
+
+
+def test_context_keys_once_per_video_equal_per_frame_projection_in_float64():
+    """The encoder's layer (context projected once per video) == concatenating the context
+    to every frame's tokens before projecting (the official order), outputs and [CLS] stats."""
+    from tcclip.model.temporal import _attention
+
+    model = micro_model(torch.float64, vision__num_context=5)
+    block, encoder = model.clip.visual.transformer.resblocks[1], model.vision
+    with torch.no_grad():
+        encoder.attn_bias.normal_(0, 0.5)
+    b, t, p, d = 2, 4, 17, 64
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(b * t, p, d, generator=g, dtype=torch.float64)
+    context = torch.randn(b, 5, d, generator=g, dtype=torch.float64)
+    ours, ours_stats = encoder._attention_block(block, 1, x, context, b, t)
+    per_frame = block.ln_1(context)[:, None].expand(b, t, 5, d).reshape(b * t, 5, d)
+    out, stats = _attention(block.attn, block.ln_1(x), per_frame, None, encoder.attn_bias[1], frozenset())
+    torch.testing.assert_close(ours, x + out, rtol=0, atol=1e-12)
+    torch.testing.assert_close(ours_stats.cls_attn, stats.cls_attn, rtol=0, atol=1e-12)
 
 
 def test_context_tokens_change_features_and_only_bias_difference_matters():
