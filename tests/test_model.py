@@ -408,3 +408,31 @@ def test_check_weights_command(tmp_path, capsys):
     assert "fits tiny-clip-p8" in capsys.readouterr().out
     assert main(["check-weights", "--arch", "ViT-B-16-quickgelu", "--weights", str(path)]) == 2
     assert "does not fit architecture 'ViT-B-16-quickgelu'" in capsys.readouterr().err
+
+
+def test_choices_and_logits_are_computed_in_float32_under_bf16_autocast():
+    """Under bf16 autocast the x100 class logits, the [CLS] scores that pick seeds and the merge
+    similarities came from bf16 products (8-bit mantissa: near-equal values tie). They are float32
+    now (issue #16 item 4), and in a float32 run nothing changes."""
+    from tcclip.model.summarize import _merge_step
+    from tcclip.model.temporal import _masked_logits
+
+    model, clips = micro_model().eval(), video()
+    with torch.no_grad():
+        exact = model(clips)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert model.encode_video(clips).video.dtype == torch.bfloat16  # the encoders do run in bf16
+            logits = model(clips)
+        assert logits.dtype == torch.float32
+        torch.testing.assert_close(logits, exact, atol=1.0, rtol=0)  # bf16 encoders, fp32 logits
+        q, k = torch.randn(2, 2, 1, 8, dtype=torch.bfloat16), torch.randn(2, 2, 5, 8, dtype=torch.bfloat16)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            scores = _masked_logits(q, k, None, 0.5)
+        assert scores.dtype == torch.float32
+        assert torch.equal(scores, (q.float() @ k.float().transpose(-1, -2)) * 0.5)
+        # A token 0's similarities to B tokens 1 and 3 differ below bf16's resolution (1 - 2e-6 and
+        # 1 - 5e-7): in bf16 both are 1.0 and the first, token 1, would win the tie
+        x = torch.tensor([[[1.0, 0.0, 0.0], [1.0, 2e-3, 0.0], [0.0, 1.0, 0.0], [1.0, 1e-3, 0.0]]])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            _, _, moved = _merge_step(x, torch.ones(1, 4), 1)
+        assert moved[0, 0] == moved[0, 3] and moved[0, 0] != moved[0, 1]

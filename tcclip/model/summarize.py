@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from tcclip.model.precision import autocast_off, full_precision
 from tcclip.registry import Registry
 
 KMEANS_ITERS = 10  # Lloyd iterations after k-means++ initialisation
@@ -90,8 +91,8 @@ def _merge_step(
     position it moves to (so that seed assignments can be followed).
     """
     b, n, d = x.shape
-    with torch.no_grad():  # the matching is a discrete choice: no gradient through it
-        metric = F.normalize(x, dim=-1)
+    with torch.no_grad(), autocast_off(x.device):  # a discrete choice: no gradient, no bf16/fp16 ties
+        metric = F.normalize(full_precision(x)[0], dim=-1)
         sim = metric[:, ::2] @ metric[:, 1::2].transpose(1, 2)
         best, partner = sim.max(dim=-1)  # each A token's best B match
         order = best.argsort(dim=-1, descending=True, stable=True)
@@ -235,15 +236,15 @@ def kmeans(seeds: SeedSet, k: int, r: int) -> Summary:
     b, m, _ = seeds.tokens.shape
     if m <= k:
         return _identity(seeds)
-    with torch.no_grad():
-        x = seeds.tokens.detach()
+    with torch.no_grad(), autocast_off(seeds.tokens.device):  # discrete choices: no bf16/fp16 ties
+        x = full_precision(seeds.tokens.detach())[0]
         centres = _kmeans_pp_init(x, k)
         for _ in range(KMEANS_ITERS):
             assignment = torch.cdist(x, centres).argmin(dim=-1)
             means, counts = _group_means(x, assignment, k)
             centres = torch.where(counts[..., None] > 0, means, centres)
     means, counts = _group_means(seeds.tokens, assignment, k)
-    return Summary(torch.where(counts[..., None] > 0, means, centres), assignment)
+    return Summary(torch.where(counts[..., None] > 0, means, centres.to(means.dtype)), assignment)
 
 
 def knn_log_density(dist: torch.Tensor, neighbours: int, include_self: bool) -> torch.Tensor:
@@ -268,8 +269,8 @@ def dpc_knn_clusters(seeds: SeedSet, k: int, include_self: bool) -> Summary:
     b, m, d = seeds.tokens.shape
     if m <= k:
         return _identity(seeds)
-    with torch.no_grad():
-        x = seeds.tokens.detach()
+    with torch.no_grad(), autocast_off(seeds.tokens.device):  # discrete choices: no bf16/fp16 ties
+        x = full_precision(seeds.tokens.detach())[0]
         dist = torch.cdist(x, x) / math.sqrt(d)
         log_rho = knn_log_density(dist, DPC_NEIGHBOURS, include_self)
         # denser[b, i, j]: point j is denser than point i.

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tcclip.errors import ConfigError
+from tcclip.model.precision import autocast_off, full_precision
 from tcclip.model.seeds import SEED_SELECTORS, AttentionStats, num_seeds, patch_saliency_scores
 from tcclip.model.summarize import SUMMARIZERS, SeedSet
 from tcclip.registry import Registry
@@ -257,7 +258,9 @@ def _attention_stats(q, k, v, key_mask, scale: float, needs: frozenset[str]) -> 
 
 
 def _masked_logits(q, k, key_mask, scale: float) -> torch.Tensor:
-    logits = (q @ k.transpose(-1, -2)) * scale
+    with autocast_off(q.device):  # the scores pick the seed tokens: no bf16/fp16 ties
+        q, k = full_precision(q, k)
+        logits = (q @ k.transpose(-1, -2)) * scale
     return logits if key_mask is None else logits.masked_fill(key_mask.logical_not(), float("-inf"))
 
 

@@ -20,6 +20,7 @@ from torch import nn
 from tcclip import paths
 from tcclip.config import from_dict, load_yaml, merge
 from tcclip.errors import ConfigError
+from tcclip.model.precision import autocast_off, full_precision
 from tcclip.model.backbone import BackboneConfig, build_clip
 from tcclip.model.prompts import PROMPTS, TextConfig
 from tcclip.model.temporal import TemporalVisionEncoder, VisionConfig, VisionOutput
@@ -117,12 +118,14 @@ class VideoCLIP(nn.Module):
     def forward(self, video: torch.Tensor, trace: bool = False) -> torch.Tensor:
         """Logits (B, K): logit_scale * cos(video, class text)."""
         vision = self.encode_video(video, trace=trace)
-        text = F.normalize(self.encode_text(vision), dim=-1)
-        video_features = F.normalize(vision.video, dim=-1)
-        scale = self.clip.logit_scale.exp()
-        if text.ndim == 2:
-            return scale * video_features @ text.t()
-        return scale * torch.einsum("be,bke->bk", video_features, text)
+        text = self.encode_text(vision)
+        with autocast_off(video.device):  # x100 logits compared with each other: no bf16/fp16 ties
+            text, video_features = full_precision(text, vision.video)
+            text, video_features = F.normalize(text, dim=-1), F.normalize(video_features, dim=-1)
+            scale = self.clip.logit_scale.exp()
+            if text.ndim == 2:
+                return scale * video_features @ text.t()
+            return scale * torch.einsum("be,bke->bk", video_features, text)
 
     def clip_parameter_names(self) -> set[str]:
         """Names (in this model's state dict) of the parameters that come from CLIP."""
