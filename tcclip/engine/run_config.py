@@ -196,19 +196,28 @@ def _protocol_settings(raw: dict) -> dict:
     settings = protocol.settings(scale)
     where = f"{protocol.path}"
     out: dict = {"scale": scale, "train": _training_section(settings["training"], where),
-                 "data": dict(settings["data"])}
-    testing = settings["testing"]
-    for key in ("num_clips", "num_crops", "view_sampling", "view_seed"):
-        if key in testing:
-            out["data"][key] = testing[key]
-    extra = sorted(set(testing) - {"num_clips", "num_crops", "view_sampling", "view_seed"})
+                 "data": {**settings["data"], **_test_views(settings["testing"], where)}}
+    out.update(_evaluation_section(settings["evaluation"], where))
+    return out
+
+
+TEST_VIEW_KEYS = ("num_clips", "num_crops", "view_sampling", "view_seed")
+
+
+def _test_views(testing: dict, where: str) -> dict:
+    """The protocol's ``testing`` section: data.* settings of the test views."""
+    extra = sorted(set(testing) - set(TEST_VIEW_KEYS))
     if extra:
-        raise ConfigError(f"{where}: testing.{extra[0]}: not a test-view setting (num_clips, num_crops, view_sampling, view_seed)")
-    evaluation = settings["evaluation"]
+        raise ConfigError(f"{where}: testing.{extra[0]}: not a test-view setting ({', '.join(TEST_VIEW_KEYS)})")
+    return {key: testing[key] for key in TEST_VIEW_KEYS if key in testing}
+
+
+def _evaluation_section(evaluation: dict, where: str) -> dict:
+    """The protocol's ``evaluation`` section as RunConfig keys: eval.* and class_names."""
     unknown = sorted(set(evaluation) - EVALUATION_KEYS)
     if unknown:  # a misspelt key would otherwise be ignored (e.g. the older wise_ft for wiseft)
         raise ConfigError(f"{where}: evaluation.{unknown[0]}: unknown key; valid: {', '.join(sorted(EVALUATION_KEYS))}")
-    out["eval"] = {}
+    out: dict = {"eval": {}}
     choice = evaluation.get("checkpoint", "last")
     if choice == "best_epoch":
         out["eval"].update(checkpoint="best", select_on=ONLY_EVAL)
@@ -223,7 +232,6 @@ def _protocol_settings(raw: dict) -> dict:
     if "class_names" in evaluation:
         out["class_names"] = evaluation["class_names"]
     return out
-
 
 EVALUATION_KEYS = {"metrics", "aggregate", "checkpoint", "eval_every_epochs", "wiseft", "class_names"}
 """A protocol's ``evaluation:`` keys (ablations/README.md documents each)."""
