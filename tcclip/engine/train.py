@@ -296,17 +296,19 @@ class Trainer:
             if step >= steps:  # the tail that does not fill a whole update
                 break
             last_micro = (step + 1) % self.accumulation == 0
-            self._micro_step(batch, mix_rng, last_micro, tally, (epoch, step))
+            self._micro_step(batch, mix_rng, last_micro, tally)
             if last_micro:
+                loss = tally.close_update()  # the update's one host sync
+                self._check_finite(loss, epoch, step)  # before the step: the weights stay finite
                 lr = self._optimizer_update()
-                self._report_update(tally.close_update(), lr, tally.speed(rt.world_size), epoch, progress, task)
+                self._report_update(loss, lr, tally.speed(rt.world_size), epoch, progress, task)
         progress.remove_task(task)
         return self._epoch_record(epoch, tally)
 
-    def _micro_step(self, batch: dict, mix_rng: np.random.Generator, last_micro: bool, tally: "_EpochTally",
-                    where: tuple[int, int]) -> None:
+    def _micro_step(self, batch: dict, mix_rng: np.random.Generator, last_micro: bool, tally: "_EpochTally") -> None:
         """Forward and backward of one micro-batch; its gradient adds to the update's (DDP syncs
-        only on the update's last micro-batch)."""
+        only on the update's last micro-batch). Its loss stays on the device: reading it here
+        (``.item()``, ``isfinite``) would wait for the device twice per micro-batch."""
         rt = self.rt
         tally.skipped += len(batch.get("skipped", []))
         video = batch["video"].to(rt.device, non_blocking=True)
@@ -329,16 +331,18 @@ class Trainer:
         with self.net.no_sync() if not sync else contextlib.nullcontext():
             with torch.autocast(rt.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
                 loss = soft_cross_entropy(self.net(video), target)
-            self._check_finite(loss, *where)
             self.scaler.scale(loss * 0.0 if blank else loss / self.accumulation).backward()
         if not blank:
-            tally.update_loss += loss.item() / self.accumulation
+            tally.update_loss = tally.update_loss + loss.detach().float() / self.accumulation
             tally.videos += video.shape[0]
 
-    def _check_finite(self, loss: torch.Tensor, epoch: int, step: int) -> None:
-        if not torch.isfinite(loss):
+    def _check_finite(self, loss: float, epoch: int, step: int) -> None:
+        """A NaN or infinite loss in any micro-batch of the update stops the run before its step."""
+        if not math.isfinite(loss):
+            first = step + 2 - self.accumulation
+            steps = f"step {step + 1}" if first == step + 1 else f"steps {first}-{step + 1}"
             raise TrainingDiverged(
-                f"loss is {loss.item()} at epoch {epoch + 1}, update {self.update + 1}, step {step + 1} "
+                f"loss is {loss} at epoch {epoch + 1}, update {self.update + 1}, {steps} "
                 f"(lr {self.optimizer.param_groups[0]['lr']:.3g}); lower train.lr, check the data, "
                 "or set train.amp=false")
 
@@ -389,14 +393,14 @@ class _EpochTally:
     """What an epoch counts while it runs: losses per update, videos seen, unreadable videos skipped."""
 
     losses: list[float] = field(default_factory=list)
-    update_loss: float = 0.0
+    update_loss: float | torch.Tensor = 0.0  # summed on the device, read once per update
     videos: int = 0
     skipped: int = 0
     started: float = field(default_factory=time.perf_counter)
 
     def close_update(self) -> float:
         """The finished update's loss (averaged over its micro-batches), recorded; the next starts at 0."""
-        loss, self.update_loss = self.update_loss, 0.0
+        loss, self.update_loss = float(self.update_loss), 0.0
         self.losses.append(loss)
         return loss
 
