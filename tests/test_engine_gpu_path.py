@@ -7,7 +7,7 @@ import torch
 
 from test_engine_train import ToyVideos, config
 from test_model import micro_model, video
-from tcclip.engine.evaluate import full_precision_logits, view_logits
+from tcclip.engine.evaluate import view_logits
 from tcclip.engine.runtime import Dist, autocast_dtype
 from tcclip.engine.train import Trainer, _loader, load_scaler_state
 
@@ -94,5 +94,6 @@ def test_evaluation_logits_are_float32_under_bf16_autocast():
         assert logits.dtype == torch.float32
         torch.testing.assert_close(logits, expected, rtol=0, atol=0)
         assert torch.equal(view_logits(model, clips, None), model(clips))  # the forward's formula
-    double = full_precision_logits(vision.video.double(), text.double(), model.clip.logit_scale)
+    with torch.no_grad():
+        double = view_logits(micro_model(torch.float64).eval(), clips.double(), None)
     assert double.dtype == torch.float64  # float64 stays float64 (exactness checks)

@@ -115,33 +115,12 @@ def _score_views(models, dataset, batch_size, rt, workers, amp, k, progress=None
 
 
 def view_logits(model: VideoCLIP, video: torch.Tensor, amp: torch.dtype | None) -> torch.Tensor:
-    """Logits (B, K) of ``model`` on ``video``: the encoders autocast to ``amp`` (None: full
-    precision), the logits themselves (normalised features x logit scale) at least in float32.
-
-    Evaluation once autocast every forward to float16, whatever train.amp_dtype said, and under
-    bfloat16 (8 mantissa bits) a low-precision matmul's x100 logits come in steps of 0.25-0.5:
-    near-equal classes tie and top-1 follows the tie order. The features are float32-cast here,
-    outside autocast; float64 stays float64 (the model must stay runnable in double precision).
-    VideoCLIP.forward computes the same formula; the stages are called here so that the cast
-    sits outside tcclip/model.
-    """
+    """Logits (B, K) of ``model`` on ``video``, its encoders autocast to ``amp`` (None: full
+    precision). Evaluation once autocast every forward to float16, whatever train.amp_dtype said;
+    the logits themselves (x100, compared with each other) VideoCLIP.forward computes in at least
+    float32 (tcclip/model/precision.py), so bfloat16 does not make near-equal classes tie."""
     with torch.autocast(video.device.type, dtype=amp, enabled=amp is not None):
-        vision = model.encode_video(video)
-        text = model.encode_text(vision)
-    return full_precision_logits(vision.video, text, model.clip.logit_scale)
-
-
-def full_precision_logits(video: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """logit_scale.exp() * cos(video (B, E), text (K, E) or (B, K, E)) -> (B, K), in float32 at
-    least, autocast off (VideoCLIP.forward's formula)."""
-    dtype = torch.promote_types(torch.promote_types(video.dtype, text.dtype), torch.float32)
-    with torch.autocast(video.device.type, enabled=False):
-        text = torch.nn.functional.normalize(text.to(dtype), dim=-1)
-        video = torch.nn.functional.normalize(video.to(dtype), dim=-1)
-        scale = logit_scale.to(dtype).exp()
-        if text.ndim == 2:
-            return scale * video @ text.t()
-        return scale * torch.einsum("be,bke->bk", video, text)
+        return model(video)
 
 
 def score(prediction: dict) -> dict:
