@@ -242,7 +242,7 @@ _TRAINING_KEYS = {
     "schedule": "schedule", "weight_decay_rule": "weight_decay_rule",
 }
 _MIX_KEYS = {"mixup": "mixup_alpha", "cutmix": "cutmix_alpha", "label_smoothing": "label_smoothing",
-             "mix_switch_prob": "switch_prob"}
+             "mix_switch_prob": "switch_prob", "mix_partner": "partner"}
 
 
 def _training_section(training: dict, where: str) -> dict:
