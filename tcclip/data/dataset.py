@@ -49,7 +49,9 @@ class DataConfig:
     view_sampling   test: "official" (1 clip: segment centres; more: random offsets per
                     clip, seeded per video) or "deterministic" (evenly shifted positions)
     view_seed       seed of the official random views (combined with the video index)
-    backend         "decord" (falls back to "pyav" if decord cannot be imported) or "pyav"
+    backend         "decord" or "pyav". Without decord, "decord" falls back to PyAV with a
+                    warning at the embedded scale and is an error at the paper scale (PyAV's
+                    frame indexing can differ): "pyav" asks for it explicitly
     on_error        "raise" or "skip" (counted; see module docstring)
     hflip           train: random horizontal flip p=0.5 (False for SSv2 and any dataset
                     whose classes name a left/right direction)

@@ -383,11 +383,13 @@ def resolve_task(cfg: RunConfig, strict: bool = True):
     """
     from tcclip.data.catalog import Catalog
     from tcclip.data.protocols import Protocol
+    from tcclip.data.video import check_backend
 
     p = cfg.protocol
     catalog = Catalog.load(p.catalog, roots=p.roots or None, lists=p.lists or None)
     if cfg.scale not in ("auto", catalog.scale):
         raise ConfigError(f"scale={cfg.scale} but the catalog {catalog.path} is at the {catalog.scale} scale")
+    check_backend(cfg.data.backend, catalog.scale)  # no silent PyAV at the paper scale
     tasks = Protocol.load(p.name).tasks(
         catalog, scale=catalog.scale,
         datasets=[p.dataset] if p.dataset else None,
