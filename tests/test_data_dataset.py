@@ -85,6 +85,41 @@ def test_crop_geometry():
     assert (left.x, centre.x, right.x) == (0, 12, 24) and left.w == left.h == 72
 
 
+def _still_clip(frames: int = 4) -> torch.Tensor:
+    """A (T, 3, 6, 6) clip on the 0-255 scale whose frames are all the same picture."""
+    picture = (torch.rand(3, 6, 6, generator=torch.Generator().manual_seed(0)) * 255).round()
+    return picture.expand(frames, 3, 6, 6).clone()
+
+
+def test_colour_jitter_per_frame_draws_new_factors_each_frame_from_the_seed():
+    """Official: torchvision's ColorJitter on each frame, so a still clip flickers; same seed, same flicker."""
+    jitter = transforms.ColorJitter()  # official ranges and mode
+    assert (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue, jitter.mode) == (
+        0.4, 0.4, 0.2, 0.1, "per_frame")
+    out = jitter(_still_clip(), np.random.default_rng(5))
+    assert all(not torch.allclose(out[0], out[t]) for t in range(1, 4))
+    assert torch.equal(out, jitter(_still_clip(), np.random.default_rng(5)))
+    assert not torch.equal(out, jitter(_still_clip(), np.random.default_rng(6)))
+
+
+def test_colour_jitter_per_clip_is_the_previous_transform():
+    """per_clip (ours before issue #15): one draw for the clip; the reference numbers were computed
+    with the previous ColorJitter(0.4, 0.4, 0.4, 0.1) at the same seed."""
+    jitter = transforms.ColorJitter(0.4, 0.4, 0.4, 0.1, mode="per_clip")
+    clip = (torch.rand(4, 3, 6, 6, generator=torch.Generator().manual_seed(0)) * 255).round()
+    out = jitter(clip, np.random.default_rng(5))
+    assert out.sum().item() == pytest.approx(63671.8359375, rel=1e-5)
+    assert out[1, 2, 3, 4].item() == pytest.approx(13.908308982849121, rel=1e-5)
+    still = jitter(_still_clip(), np.random.default_rng(5))
+    assert all(torch.equal(still[0], still[t]) for t in range(1, 4))
+
+
+def test_colour_jitter_mode_is_a_data_setting():
+    assert DataConfig().color_jitter == "per_frame" and DataConfig().saturation == 0.2
+    with pytest.raises(ConfigError, match="data.color_jitter"):
+        DataConfig(color_jitter="per_video")
+
+
 def _square_column(clip):
     pixels = transforms.denormalize(clip)[0]
     red = pixels[0] - pixels[1]

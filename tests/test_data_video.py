@@ -85,6 +85,20 @@ def test_missing_decord_falls_back_to_pyav(monkeypatch):
     assert resolve_backend("pyav") == "pyav"
 
 
+def test_missing_decord_stops_a_paper_scale_run_in_one_line(monkeypatch):
+    """No silent PyAV at the paper scale: resolve_task refuses before any catalog root is needed,
+    unless data.backend=pyav asks for it; the embedded scale only warns (above)."""
+    from tcclip.engine.run_config import resolve_run_config, resolve_task
+    from tcclip.errors import ConfigError
+
+    monkeypatch.setattr(video_module, "decord_available", lambda: False)
+    with pytest.raises(ConfigError, match="pip install decord.*data.backend=pyav") as info:
+        resolve_task(resolve_run_config(["paper"]))
+    assert "\n" not in str(info.value)
+    video_module.check_backend("pyav", "paper")
+    video_module.check_backend("decord", "embedded")
+
+
 def test_write_video_rejects_odd_sizes(tmp_path):
     with pytest.raises(ValueError, match="even"):
         write_video(tmp_path / "odd.mp4", np.zeros((2, 9, 8, 3), np.uint8))

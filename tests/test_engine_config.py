@@ -57,6 +57,24 @@ def test_selection_follows_the_protocol():
     assert (b2n.eval.checkpoint, b2n.eval.select_on) == ("best", "base")
 
 
+def _validated(cfg) -> list[int]:
+    return [e for e in range(1, cfg.train.epochs + 1) if cfg.eval.validates(e, cfg.train.epochs)]
+
+
+def test_validation_epochs_follow_the_official_loop_at_the_paper_scale():
+    """Official: 0-based epochs divisible by save_freq, the first and the last are validated."""
+    few = resolve_run_config(["paper"], ["protocol.name=few_shot"])
+    assert _validated(few) == [1, 11, 21, 31, 41, 50]
+    b2n = resolve_run_config(["paper"], ["protocol.name=base2novel"])
+    assert _validated(b2n) == list(range(1, 13))
+    before = resolve_run_config(["paper"], ["protocol.name=few_shot", "eval.eval_every_epochs=5",
+                                            "eval.eval_first_epoch=null"])
+    assert _validated(before) == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]  # ours before issue #15, by name
+    assert run_id(before) != run_id(few)
+    for name in ("few_shot", "base2novel"):  # the embedded budgets keep epochs 2, 4, 6
+        assert _validated(resolve_run_config(["embedded"], [f"protocol.name={name}"])) == [2, 4, 6]
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["nonsense=1"], "unknown key 'nonsense'"),
     (["train.mix.mixup=0.5"], "unknown key 'train.mix.mixup'"),
@@ -64,6 +82,7 @@ def test_selection_follows_the_protocol():
     (["protocol.name=imagined"], "protocol 'imagined'"),
     (["data.num_crops=2"], "data.num_crops"),
     (["eval.checkpoint=best", "eval.select_on=null"], "eval.select_on"),
+    (["eval.eval_first_epoch=0"], "eval.eval_first_epoch"),
     (["train.total_batch=12", "train.batch_size=8"], "train.total_batch=12 is not a multiple of train.batch_size=8"),
 ])
 def test_config_errors(overrides, message):

@@ -11,7 +11,7 @@ import torch
 
 from tcclip.errors import ConfigError
 from tcclip.engine.metrics import aggregate_views, harmonic_mean, mean_std, topk_accuracy
-from tcclip.engine.mixup import MixConfig, mix_batch, smooth_one_hot, soft_cross_entropy
+from tcclip.engine.mixup import MixConfig, mix_batch, mix_partners, smooth_one_hot, soft_cross_entropy
 from tcclip.engine.wiseft import ensemble_weights
 
 from data_fixtures import synth_tiny  # noqa: F401
@@ -114,7 +114,7 @@ def test_label_smoothing_targets():
 
 def test_mixup_targets_match_pixels():
     video = torch.stack([torch.zeros(2, 3, 8, 8), torch.ones(2, 3, 8, 8)])
-    cfg = MixConfig(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.0)
+    cfg = MixConfig(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.0, partner="reversed")
     mixed, target = mix_batch(video, torch.tensor([0, 1]), 2, cfg, np.random.default_rng(0))
     lam = 1.0 - mixed[0].mean().item()  # video 0 = lam * 0 + (1 - lam) * 1
     assert target[0].tolist() == pytest.approx([lam, 1 - lam], abs=1e-6)
@@ -123,12 +123,39 @@ def test_mixup_targets_match_pixels():
 
 def test_cutmix_box_shared_by_frames_and_area_lambda():
     video = torch.stack([torch.zeros(3, 3, 16, 16), torch.ones(3, 3, 16, 16)])
-    cfg = MixConfig(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0)
+    cfg = MixConfig(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0, partner="reversed")
     mixed, target = mix_batch(video, torch.tensor([0, 1]), 2, cfg, np.random.default_rng(3))
     pasted = mixed[0, :, 0]  # (T, H, W) of one channel
     assert torch.equal(pasted[0], pasted[1]) and torch.equal(pasted[1], pasted[2])
     area = pasted[0].mean().item()
     assert target[0].tolist() == pytest.approx([1 - area, area], abs=1e-6)
+
+
+def test_mix_partners_are_a_seeded_permutation_that_can_pick_itself():
+    """Official: torch.randperm of the batch (here from the run's generator); ours before: reversed."""
+    assert mix_partners(5, "reversed", np.random.default_rng(0)).tolist() == [4, 3, 2, 1, 0]
+    draws = [mix_partners(4, "permutation", np.random.default_rng(seed)).tolist() for seed in range(50)]
+    assert all(sorted(d) == [0, 1, 2, 3] for d in draws)
+    assert any(d[i] == i for d in draws for i in range(4))  # a video can stay unmixed
+    assert len({tuple(d) for d in draws}) > 10
+    assert draws[7] == mix_partners(4, "permutation", np.random.default_rng(7)).tolist()
+
+
+def test_mixup_with_permuted_partners_mixes_targets_the_same_way():
+    video = torch.arange(6.0).view(6, 1, 1, 1, 1).expand(6, 2, 3, 4, 4).contiguous()
+    labels = torch.arange(6)
+    cfg = MixConfig(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.0)
+    assert cfg.partner == "permutation"
+    mixed, target = mix_batch(video, labels, 6, cfg, np.random.default_rng(1))
+    rng = np.random.default_rng(1)
+    lam = float(rng.beta(0.8, 0.8))
+    partner = rng.permutation(6)
+    for i in range(6):
+        assert mixed[i].mean().item() == pytest.approx(lam * i + (1 - lam) * partner[i], abs=1e-5)
+        expected = np.zeros(6)
+        expected[i] += lam
+        expected[partner[i]] += 1 - lam
+        assert target[i].tolist() == pytest.approx(expected.tolist(), abs=1e-6)
 
 
 def test_soft_cross_entropy_equals_hard_for_one_hot():

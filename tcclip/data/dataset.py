@@ -49,12 +49,21 @@ class DataConfig:
     view_sampling   test: "official" (1 clip: segment centres; more: random offsets per
                     clip, seeded per video) or "deterministic" (evenly shifted positions)
     view_seed       seed of the official random views (combined with the video index)
-    backend         "decord" (falls back to "pyav" if decord cannot be imported) or "pyav"
+    backend         "decord" or "pyav". Without decord, "decord" falls back to PyAV with a
+                    warning at the embedded scale and is an error at the paper scale (PyAV's
+                    frame indexing can differ): "pyav" asks for it explicitly
     on_error        "raise" or "skip" (counted; see module docstring)
     hflip           train: random horizontal flip p=0.5 (False for SSv2 and any dataset
                     whose classes name a left/right direction)
     scales          train: multi-scale crop scales of the short side
-    color_jitter_p  train: probability of colour jitter (brightness/contrast/saturation/hue)
+    color_jitter_p  train: probability of colour jitter (brightness/contrast/saturation/hue),
+                    decided once per clip (official p=0.8)
+    brightness, contrast, saturation, hue
+                    train: jitter ranges (official 0.4, 0.4, 0.2, 0.1; ours before issue #15
+                    had saturation 0.4)
+    color_jitter    train: "per_frame" (official: torchvision's ColorJitter on each frame, new
+                    factors and op order per frame) or "per_clip" (ours before issue #15: one
+                    draw for the whole clip)
     grayscale_p     train: probability of converting the clip to greyscale
     shuffle_labels  negative control: the training list's labels are permuted across its
                     videos (seeded by the run's seed) so that no video keeps a label it
@@ -77,8 +86,9 @@ class DataConfig:
     color_jitter_p: float = 0.8
     brightness: float = 0.4
     contrast: float = 0.4
-    saturation: float = 0.4
+    saturation: float = 0.2
     hue: float = 0.1
+    color_jitter: Literal["per_frame", "per_clip"] = "per_frame"
     grayscale_p: float = 0.2
     shuffle_labels: bool | None = None
 
@@ -116,6 +126,9 @@ class DataConfig:
         for key in ("color_jitter_p", "grayscale_p"):
             need(0.0 <= getattr(self, key) <= 1.0, key, "a probability in [0, 1]")
         need(0.0 <= self.hue <= 0.5, "hue", "a value in [0, 0.5]")
+        for key in ("brightness", "contrast", "saturation"):
+            need(0.0 <= getattr(self, key) <= 1.0, key, "a value in [0, 1]")
+        need(self.color_jitter in transforms.JITTER_MODES, "color_jitter", " or ".join(transforms.JITTER_MODES))
 
     def __post_init__(self) -> None:
         self.validate()
@@ -148,7 +161,8 @@ class VideoDataset(Dataset):
         self.backend = resolve_backend(self.config.backend)  # warn about a missing decord once, here
         self.skipped: list[SkippedVideo] = []
         self._jitter = transforms.ColorJitter(
-            self.config.brightness, self.config.contrast, self.config.saturation, self.config.hue
+            self.config.brightness, self.config.contrast, self.config.saturation, self.config.hue,
+            self.config.color_jitter,
         )
 
     @classmethod

@@ -1,15 +1,17 @@
 """Spatial transforms of a clip: the paper's train augmentation and test crops.
 
 Frames arrive as uint8 (T, H, W, 3) from a video reader and leave as float32
-(T, 3, S, S), normalised with ImageNet mean/std on the 0-255 scale. One set of random
-parameters is drawn per clip and applied to all of its frames (a crop that moved from
-frame to frame would invent motion).
+(T, 3, S, S), normalised with ImageNet mean/std on the 0-255 scale. One crop, flip and
+greyscale decision is drawn per clip and applied to all of its frames (a crop that moved
+from frame to frame would invent motion); colour jitter factors are drawn per frame, as in
+the official pipeline, unless ``ColorJitter(mode="per_clip")``.
 
 Training (protocols.md): short side -> ``short_side``; multi-scale crop with scales
 (1, .875, .75, .66) of the short side, width and height scales at most one step apart,
 placed at one of five fixed positions (four corners, centre); resize to S x S;
 horizontal flip p=0.5 (off for direction-sensitive data such as SSv2); colour jitter
-p=0.8; greyscale p=0.2.
+p=0.8 (brightness/contrast 0.4, saturation 0.2, hue 0.1, drawn per frame as in the official
+pipeline; ``ColorJitter``); greyscale p=0.2.
 Test: 1 crop = short side -> ``short_side``, centre crop S; 3 crops = short side -> S,
 then three S x S crops along the long side (start, centre, end).
 
@@ -116,19 +118,39 @@ def denormalize(clip: torch.Tensor) -> torch.Tensor:
     return clip * std + mean
 
 
+JITTER_MODES = ("per_frame", "per_clip")
+
+
 @dataclass(frozen=True)
 class ColorJitter:
-    """Factors drawn uniformly in [1 - x, 1 + x] (hue: [-hue, hue] of a full turn), random order."""
+    """Brightness, contrast and saturation factors drawn uniformly in [1 - x, 1 + x], hue in
+    [-hue, hue] of a full turn, the four applied in a random order.
+
+    ``mode="per_frame"`` (the official pipeline: torchvision's ColorJitter called on each frame
+    separately) draws new factors and a new order for every frame, so the colours flicker from
+    frame to frame; ``"per_clip"`` (ours before issue #15) draws them once and applies them to
+    every frame. Works on float (T, 3, H, W) clips on the 0-255 scale; ops run in float (the
+    official code rounds each op's PIL output to uint8).
+    """
 
     brightness: float = 0.4
     contrast: float = 0.4
-    saturation: float = 0.4
+    saturation: float = 0.2
     hue: float = 0.1
+    mode: str = "per_frame"
 
     def __call__(self, clip: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        x = clip / 255.0
+        if self.mode == "per_clip":
+            x = self._jitter(x, rng)
+        else:
+            x = torch.stack([self._jitter(frame, rng) for frame in x])
+        return x.clamp_(0.0, 1.0) * 255.0
+
+    def _jitter(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """One draw of factors and order, applied to ``x`` ((3, H, W) or (T, 3, H, W), 0-1 scale)."""
         from torchvision.transforms.v2 import functional as TF
 
-        x = clip / 255.0
         ops = []
         if self.brightness > 0:
             ops.append(lambda t, f=rng.uniform(1 - self.brightness, 1 + self.brightness): TF.adjust_brightness(t, f))
@@ -140,7 +162,7 @@ class ColorJitter:
             ops.append(lambda t, f=rng.uniform(-self.hue, self.hue): TF.adjust_hue(t, f))
         for k in rng.permutation(len(ops)):
             x = ops[k](x)
-        return x.clamp_(0.0, 1.0) * 255.0
+        return x
 
 
 def grayscale(clip: torch.Tensor) -> torch.Tensor:

@@ -47,8 +47,12 @@ def decord_available() -> bool:
     return True
 
 
+NO_DECORD = "decord is not importable here (pip install decord; x86_64 wheels only)"
+
+
 def resolve_backend(name: str) -> str:
-    """The backend that will actually run: 'decord' falls back to 'pyav' (once, with a warning)."""
+    """The backend that will actually run: 'decord' falls back to 'pyav' (once, with a warning
+    line). The paper scale refuses that fallback before it gets here (``check_backend``)."""
     global _warned_no_decord
     if name not in BACKENDS:
         from tcclip.errors import ConfigError
@@ -56,10 +60,23 @@ def resolve_backend(name: str) -> str:
         raise ConfigError(f"video backend {name!r}: expected one of {', '.join(BACKENDS)}")
     if name == "decord" and not decord_available():
         if not _warned_no_decord:
-            warnings.warn("decord is not importable here; reading videos with the PyAV backend instead", RuntimeWarning)
+            warnings.warn(f"{NO_DECORD}; reading videos with PyAV instead, whose frame indexing can differ "
+                          "from decord's (set data.backend=pyav to say so)", RuntimeWarning)
             _warned_no_decord = True
         return "pyav"
     return name
+
+
+def check_backend(name: str, scale: str) -> None:
+    """At the paper scale a missing decord stops the run (one line) instead of falling back to
+    PyAV: the official code reads with decord, and PyAV's frame indexing can differ (variable
+    frame rates, edit lists), so the same list would yield other frames. ``data.backend=pyav``
+    asks for PyAV explicitly. The embedded scale falls back with a warning (``resolve_backend``)."""
+    if scale == "paper" and name == "decord" and not decord_available():
+        from tcclip.errors import ConfigError
+
+        raise ConfigError(f"data.backend=decord: {NO_DECORD}, and the paper scale does not fall back to PyAV, "
+                          "whose frame indexing can differ; install decord, or set data.backend=pyav to use PyAV")
 
 
 def open_video(path: str | Path, backend: str = "decord") -> VideoReader:

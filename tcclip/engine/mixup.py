@@ -1,15 +1,21 @@
 """Mixup / CutMix on video batches with label smoothing (the official runs' recipe).
 
 Per batch, one of the two is applied (CutMix with probability ``switch_prob`` when both
-are on), mixing each video with the batch in reverse order; the CutMix box is the same
-for every frame of a clip, and its lambda is corrected to the box's actual area. The
-soft targets are label-smoothed one-hot vectors mixed with the same lambda.
+are on), mixing each video with a partner from the same (per-process) batch; the CutMix
+box is the same for every frame of a clip, and its lambda is corrected to the box's
+actual area. The soft targets are label-smoothed one-hot vectors mixed with the same
+lambda.
+
+Partners (``MixConfig.partner``): ``permutation`` (the official code: a random permutation
+of the batch, so a clip can draw itself and stay unmixed) or ``reversed`` (ours before
+issue #15: the batch in reverse order, never itself unless it is the middle of an odd batch).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -22,6 +28,9 @@ class MixConfig:
     cutmix_alpha: float = 1.0
     switch_prob: float = 0.5
     label_smoothing: float = 0.1
+    partner: Literal["permutation", "reversed"] = "permutation"
+    """Whom each video mixes with: a random permutation of the batch drawn from the run's
+    generator (official; a video can pair with itself) or the reversed batch (ours before issue #15)."""
 
 
 def smooth_one_hot(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
@@ -53,16 +62,26 @@ def mix_batch(video: torch.Tensor, labels: torch.Tensor, num_classes: int, cfg: 
     cutmix = use_cutmix and (not use_mixup or rng.random() < cfg.switch_prob)
     alpha = cfg.cutmix_alpha if cutmix else cfg.mixup_alpha
     lam = float(rng.beta(alpha, alpha))
-    flipped = video.flip(0)
+    partner = mix_partners(video.shape[0], cfg.partner, rng).to(video.device)
+    other = video[partner]
     if cutmix:
         h, w = video.shape[-2:]
         y0, y1, x0, x1 = _cutmix_box(h, w, lam, rng)
         video = video.clone()
-        video[..., y0:y1, x0:x1] = flipped[..., y0:y1, x0:x1]
+        video[..., y0:y1, x0:x1] = other[..., y0:y1, x0:x1]
         lam = 1.0 - (y1 - y0) * (x1 - x0) / float(h * w)
     else:
-        video = video * lam + flipped * (1.0 - lam)
-    return video, target * lam + target.flip(0) * (1.0 - lam)
+        video = video * lam + other * (1.0 - lam)
+    return video, target * lam + target[partner] * (1.0 - lam)
+
+
+def mix_partners(batch: int, rule: str, rng: np.random.Generator) -> torch.Tensor:
+    """Index of each video's partner: ``rule`` is MixConfig.partner."""
+    if rule == "reversed":  # draws nothing: the stream of the run's generator stays as it was
+        return torch.arange(batch - 1, -1, -1)
+    if rule == "permutation":
+        return torch.from_numpy(rng.permutation(batch))
+    raise ValueError(f"train.mix.partner: expected 'permutation' or 'reversed', got {rule!r}")
 
 
 def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -154,6 +154,16 @@ class EvalConfig:
     'only': the task's single eval set (few-shot)."""
     eval_every_epochs: int = 1
     """Validation period for best-epoch selection (the last epoch is always validated)."""
+    eval_first_epoch: int | None = None
+    """First validated epoch (1-based); then every ``eval_every_epochs`` after it, and the last.
+    The official loop validates 0-based epochs divisible by its save_freq, its first and its last:
+    few-shot 1, 11, 21, 31, 41, 50 = first 1, every 10. None: ``eval_every_epochs`` (ours before
+    issue #15: epochs 5, 10, ..., 50)."""
+
+    def validates(self, epoch: int, epochs: int) -> bool:
+        """Whether best-epoch selection scores the weights after ``epoch`` (1-based) of ``epochs``."""
+        first = self.eval_first_epoch or self.eval_every_epochs
+        return epoch == epochs or (epoch >= first and (epoch - first) % self.eval_every_epochs == 0)
     wiseft: float | None = None
     """WiSE-FT ratio the protocol asks for (zero-shot: 0.7); `tcclip evaluate --wiseft` applies it."""
 
@@ -178,6 +188,8 @@ class RunConfig:
             raise ConfigError("eval.checkpoint=best needs eval.select_on (the eval set that picks the epoch)")
         if self.eval.eval_every_epochs < 1:
             raise ConfigError(f"eval.eval_every_epochs: must be >= 1, got {self.eval.eval_every_epochs}")
+        if self.eval.eval_first_epoch is not None and self.eval.eval_first_epoch < 1:
+            raise ConfigError(f"eval.eval_first_epoch: must be >= 1 or null, got {self.eval.eval_first_epoch}")
 
 
 # ---------------------------------------------------------------- protocol settings -> run config
@@ -225,15 +237,17 @@ def _evaluation_section(evaluation: dict, where: str) -> dict:
         out["eval"].update(checkpoint="best", select_on="base")
     elif choice != "last":
         raise ConfigError(f"{where}: evaluation.checkpoint: expected last, best_epoch or best_base_epoch, got {choice!r}")
-    if "eval_every_epochs" in evaluation:
-        out["eval"]["eval_every_epochs"] = evaluation["eval_every_epochs"]
+    for key in ("eval_every_epochs", "eval_first_epoch"):
+        if key in evaluation:
+            out["eval"][key] = evaluation[key]
     if evaluation.get("wiseft") is not None:
         out["eval"]["wiseft"] = evaluation["wiseft"]
     if "class_names" in evaluation:
         out["class_names"] = evaluation["class_names"]
     return out
 
-EVALUATION_KEYS = {"metrics", "aggregate", "checkpoint", "eval_every_epochs", "wiseft", "class_names"}
+EVALUATION_KEYS = {"metrics", "aggregate", "checkpoint", "eval_every_epochs", "eval_first_epoch", "wiseft",
+                   "class_names"}
 """A protocol's ``evaluation:`` keys (ablations/README.md documents each)."""
 
 _TRAINING_KEYS = {
@@ -242,7 +256,7 @@ _TRAINING_KEYS = {
     "schedule": "schedule", "weight_decay_rule": "weight_decay_rule",
 }
 _MIX_KEYS = {"mixup": "mixup_alpha", "cutmix": "cutmix_alpha", "label_smoothing": "label_smoothing",
-             "mix_switch_prob": "switch_prob"}
+             "mix_switch_prob": "switch_prob", "mix_partner": "partner"}
 
 
 def _training_section(training: dict, where: str) -> dict:
@@ -327,6 +341,7 @@ def training_identity(cfg: RunConfig) -> dict:
         data["train"] = {"epochs": 0}
         data["eval"].pop("select_on", None)
         data["eval"].pop("eval_every_epochs", None)
+        data["eval"].pop("eval_first_epoch", None)
     return _without_nones(data)
 
 
@@ -368,11 +383,13 @@ def resolve_task(cfg: RunConfig, strict: bool = True):
     """
     from tcclip.data.catalog import Catalog
     from tcclip.data.protocols import Protocol
+    from tcclip.data.video import check_backend
 
     p = cfg.protocol
     catalog = Catalog.load(p.catalog, roots=p.roots or None, lists=p.lists or None)
     if cfg.scale not in ("auto", catalog.scale):
         raise ConfigError(f"scale={cfg.scale} but the catalog {catalog.path} is at the {catalog.scale} scale")
+    check_backend(cfg.data.backend, catalog.scale)  # no silent PyAV at the paper scale
     tasks = Protocol.load(p.name).tasks(
         catalog, scale=catalog.scale,
         datasets=[p.dataset] if p.dataset else None,

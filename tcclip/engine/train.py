@@ -550,8 +550,9 @@ def _fit_run(cfg: RunConfig, task, model: VideoCLIP, path: Path, inputs: dict, r
 
 
 def selection_validator(cfg: RunConfig, task, train_names: list[str], rt: Dist) -> Validator | None:
-    """Best-epoch selection: top-1 on the task's selection set every ``eval.eval_every_epochs``
-    epochs and at the last; None when the protocol evaluates the last epoch."""
+    """Best-epoch selection: top-1 on the task's selection set at the epochs ``EvalConfig.validates``
+    names (every ``eval.eval_every_epochs`` from ``eval.eval_first_epoch``, and the last); None
+    when the protocol evaluates the last epoch."""
     from tcclip.data.dataset import VideoDataset
     from tcclip.engine.evaluate import predict, score
 
@@ -561,10 +562,9 @@ def selection_validator(cfg: RunConfig, task, train_names: list[str], rt: Dist) 
     spec = task.evals[key]
     val_set = VideoDataset.from_split(spec, cfg.data.replace(mode="test"))
     val_names = spec.prompt_names(cfg.class_names)
-    every = cfg.eval.eval_every_epochs
 
     def validator(m: nn.Module, epoch: int) -> float | None:
-        if epoch % every and epoch != cfg.train.epochs:
+        if not cfg.eval.validates(epoch, cfg.train.epochs):
             return None
         amp = autocast_dtype(cfg.train.amp, cfg.train.amp_dtype, rt.device)
         top1 = score(predict(m, val_set, val_names, cfg.eval.batch_size, rt, cfg.eval.workers, amp))["top1"]

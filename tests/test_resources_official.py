@@ -1,0 +1,113 @@
+"""The shipped label files and split lists are byte-identical to the official ones.
+
+The table is ``sha256sum`` of each file of naver-ai/tc-clip at commit
+8728fe4ca2b27f00e7235ed8f81f59cb933c8ed9 (2025-02-25): its ``labels/*.csv`` (the
+``labels_temporal_static/`` ones included) are our ``labels/``, its ``datasets_splits/`` our
+``splits/``, matched by file name. Not shipped (and so not listed): the K-400 train lists
+(``k400_splits/train.txt``, ``train_tiny.txt``, ``base2novel_splits/k400_splits/base_train.txt``;
+a user builds them from the dataset folder) and the LLM-rephrased ``labels_froster/*.json``.
+A file changed, added or removed here fails the test: a deliberate change updates the table
+and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from tcclip import paths
+
+OFFICIAL_SHA256 = """
+5350f8c28f5883af6995361c397c34192b290696eb5469723575615325420c81  labels/ZS_split1_K600.csv
+15fc9f8289532c581c21018f14947c636bbce07f02065214c098f1636c1151e5  labels/ZS_split2_K600.csv
+51a2bf921a38422c18463efbc252cb4f4e526fbf77818751d249f73df816ad96  labels/ZS_split3_K600.csv
+edf28012dcdb507925ad455e860f68e81e485b2aca418b30f80979eae1869537  labels/hmdb_51_base_labels.csv
+cbcc28b2d7769f46c085086f08d4afec43b4d242f95d40bbc2c40828db96fcf0  labels/hmdb_51_labels.csv
+6c8c1ad6187d1996506d79efac5f19cdfb658d953574db99f0245997316de574  labels/hmdb_51_novel_labels.csv
+e5bddcffd819781b57b4becb3053ec6d657986a18ad0183c89a185f8e3277a18  labels/kinetics_400_base_labels.csv
+15fdb5a78b641d5ddbb7e4a582d42542c5fc9dd9b8be0d02cecc7cd10c252794  labels/kinetics_400_labels.csv
+3610d44d3bed0fff0d96e794b148527267e733256fdd8a3e520e0337d85001ef  labels/kinetics_400_novel_labels.csv
+88b8da5b94d1a4186acace3ab00237e44982b98bbfa0faaa8b7f4096f33ab87b  labels/kinetics_400_static32_labels.csv
+257cf1dc8cbbbb7a0d5222c4762927853afe953d96130537004cb31097ed8b36  labels/kinetics_400_temporal32_labels.csv
+77a50e8270b7dfe8eb9a99df5cd73691bd51457e27b804eaa470f9a60999f8fb  labels/kinetics_600_labels.csv
+33ecbec16918b5a174be6266eb39e9aa44af91bddd751e314984d375fcda761e  labels/ssv2_174_base_labels.csv
+769e34e63043fc344701f726e25b92885d9da30b1e7f46cb8a79df6c4c54f53f  labels/ssv2_174_novel_labels.csv
+8a95c9256eb3c79ed468938edc6280cb9c572675b70a80c5a52284bfe5924cef  labels/ssv2_labels.csv
+bf6f093b1b67e6d04cacacac72de598b159ae6fcb5d470b0fe7ca2dd6de26e7c  labels/ssv2_static16_labels.csv
+e774b3a4ff252196b63677016e905ad35fe564f65c888ff72bb289fac40390a0  labels/ssv2_temporal18_labels.csv
+83fc137c28d489b7b98357393e02d6fe167664e650a0f85412ed0f86f9211f89  labels/ucf_101_base_labels.csv
+f77fcc9e89d7a178078436b780acd887b6e486b747725170bcf28caf59134a6e  labels/ucf_101_labels.csv
+3fbb36ca59b532fcc4da1ff0d7687f242d938d29727b52d610aeb4f1d110c958  labels/ucf_101_novel_labels.csv
+ca3cc9bbac8507b2adf3b67d98662a092bfc3dcb2b5d68bb249d08c8a730b098  splits/base2novel_splits/hmdb_splits/base_train.txt
+ef8ff96ecbc5d4f6e13b84e13f06dd30f0e3b696cf56b84e40e175a1f0753579  splits/base2novel_splits/hmdb_splits/base_val.txt
+dbfc248a80254de37e345a5b2f86762062a2aae23003a7f0027de569ae046e35  splits/base2novel_splits/hmdb_splits/fs_base_s1_train.txt
+7177198669f457395f6511b8a600d597d88838ca2aeaa9aab02678fd2ab3c88e  splits/base2novel_splits/hmdb_splits/fs_base_s2_train.txt
+9c87a86c17c1282093b3d53e4d7486e357544384bbad5565cc37003893a31ac2  splits/base2novel_splits/hmdb_splits/fs_base_s3_train.txt
+f0d3bea903e1864dde735bedc74cb18650ece9f6be22e93b042f0096f5246309  splits/base2novel_splits/hmdb_splits/novel_val.txt
+d26be5a846b99160745bda25d93779eb23e96fc90fa4acd181ce13004c3acdef  splits/base2novel_splits/k400_splits/base_val.txt
+79098dca932a7680c1e3a4ba98c1b9f20bfa7411cd4fc595ab67c24508f5f8e9  splits/base2novel_splits/k400_splits/fs_base_s1_train.txt
+e17fba42e12589a74f32e8820684486b790b1b88b5877691e694942f3f3a0def  splits/base2novel_splits/k400_splits/fs_base_s1_train_prefix.txt
+59c3b9477fd5c41aa249215c857e4239b36a2b4a4c8211f35a3293dcf7003d06  splits/base2novel_splits/k400_splits/fs_base_s2_train.txt
+4ee5337be2ee33022a0a7d4954ca472f72567fd62d8a9ba7c6876a57567e9d2d  splits/base2novel_splits/k400_splits/fs_base_s2_train_prefix.txt
+28aa47fb467acd52a80c2a57a9c5d98d3c11a8db3bd8bc62ee0b40c10864d99d  splits/base2novel_splits/k400_splits/fs_base_s3_train.txt
+55a8cae26b3e9003ed12ec7436be73bdb956029debde8f633c946dd7f294cb85  splits/base2novel_splits/k400_splits/fs_base_s3_train_prefix.txt
+b809bd321f6faaeb24353fbe329fe06b16d71826db3785a3079004b85c59aeb6  splits/base2novel_splits/k400_splits/novel_val.txt
+18685df64406c0ba32dc5170ddd73e841ea3d8a770e3ffd6a40ed0f52cb15690  splits/base2novel_splits/ssv2_splits/base_train.txt
+213c5e2b80a90325b1cc8c3b7519836c018df6bca9d9a31a3a2f864e9abe8c65  splits/base2novel_splits/ssv2_splits/base_val.txt
+cb47f39498205845b4c3e11a7bd6a83635224547374deef9d43a92f400141df6  splits/base2novel_splits/ssv2_splits/fs_base_s1_train.txt
+a5cd3fac28fb5ee0fd3622c822b37c81a363e26eac54c6393a9e297342a1687e  splits/base2novel_splits/ssv2_splits/fs_base_s2_train.txt
+7573adbf5173cc6042ee342594eab2838d418e08071d51d19a16fdeabb125a05  splits/base2novel_splits/ssv2_splits/fs_base_s3_train.txt
+7f17cc967afbb14ad30819e85d69253c44a8f102df5bb2479327b90df2cffddb  splits/base2novel_splits/ssv2_splits/novel_val.txt
+d4ac02ed225ed647035624d8e703a19aca9f90104b0c229df05bf58d6f13635d  splits/base2novel_splits/ucf_splits/base_train.txt
+28262fe1c089631fd101b2986ff0082490b3b9903170a014a1a7b59011a07850  splits/base2novel_splits/ucf_splits/base_val.txt
+35c85d748d2654931746d78dffc88c575c355cf9343b6f7b7f2ce5884e2f615e  splits/base2novel_splits/ucf_splits/fs_base_s1_train.txt
+de96cda7d2f3536e33f7a38e3f3ce4ff7fdb723215bf6c3365c4273bf8bdb017  splits/base2novel_splits/ucf_splits/fs_base_s2_train.txt
+4e8bad62e4e6b708c630d3b4aa7bc38f4149a83563ddf2fc776496784565f5cb  splits/base2novel_splits/ucf_splits/fs_base_s3_train.txt
+6809c738c588d47f5dc0a417e77fe7c72bcce131e67196d2e6ee74cb549a4e1e  splits/base2novel_splits/ucf_splits/novel_val.txt
+8690fc45649c75e84f79f84c46e3159700dead67b6570016015e4031671cf7e3  splits/hmdb_splits/train1_few_shot_16.txt
+3b2e45f40330e394cb5f915f6e2d747b41e41350cbf5c10292de3682c83abf89  splits/hmdb_splits/train1_few_shot_2.txt
+76069e2c231993051c236219f3dd424805a5da9facec11ac9d3706af682ff80a  splits/hmdb_splits/train1_few_shot_4.txt
+f585a080fba8d0d7e6cfebc8fbb1eba52c948ef75aa773770beeaf1240f870e0  splits/hmdb_splits/train1_few_shot_8.txt
+ba5a9187d7ff271dc35b5e43c0b5beb7843fdbd7ed6bc6ee32fed2025ea276d6  splits/hmdb_splits/val1.txt
+054018f0b93b60c21b27e553b3e31644ff796c9ce69e7313b4fb9dc17fdf9bfd  splits/hmdb_splits/val2.txt
+26ec36c0fd8c6c44f8af696096de7dc3005f028084066ede41301c5ea7e114b7  splits/hmdb_splits/val3.txt
+a2e258dacb6d0c7da72de70359c44904c6775eb28edce1e75798682927b2f7e3  splits/k400_splits/val.txt
+3a0f318bd25a63012ad79e40d36cc7d5622f3b1393afec032cfc25b1307be6d6  splits/k600_splits/ZS_split1_K600_eval.txt
+f46249b85ba373373cc2294add32ca97ffd07d1b4d968183bd0ff984537d4e8c  splits/k600_splits/ZS_split2_K600_eval.txt
+7c23e9b6728e56341ac539c1a328166bdbc2562f2c7eb6dd514dc67ea8fbbfe4  splits/k600_splits/ZS_split3_K600_eval.txt
+a2fa2e9f0d0f29e82ee03e526892d682c4b52617b69d77f74d159991cb79fbce  splits/ssv2_splits/train.txt
+ee3f9d1c7b547b5f79c5889754fd2afbfbdf0ae04c44ae403cec83b1b837ed7c  splits/ssv2_splits/train1_few_shot_16.txt
+2b449a0bfaa83cc4a5eed7eff96835691f8754b1701438df218cd8599f7730a8  splits/ssv2_splits/train1_few_shot_2.txt
+de2373343c9e282289ec4474d88f9723fa3cc97563121997320f20788513e85e  splits/ssv2_splits/train1_few_shot_4.txt
+71a0407894b76ce90da5637401a6eeda9ff948376c8ca6d2193dbd50ebb5c67b  splits/ssv2_splits/train1_few_shot_8.txt
+7be73a55e0782ce89a2f421b86dd8cbfd1e5a17589c85d1e93042fc707c4e20d  splits/ssv2_splits/validation.txt
+9302cab1cce76926f083b57941b4fb65ea00253929906959c09da0c9cfbeec31  splits/temporal_static_splits/k400_splits/train_static32.txt
+8a1ba1062714aca9e659c95ec948dadcc39e5781f4095c13b728b91a4cf2b15e  splits/temporal_static_splits/k400_splits/train_temporal32.txt
+0430315a61b90b64fafd2466288b29ef2791173260690ee2c13a1f7b5f590897  splits/temporal_static_splits/k400_splits/val_static32.txt
+a62516b392f28c012f069e763d3f459691081a4fca3727b34398a1515e574785  splits/temporal_static_splits/k400_splits/val_temporal32.txt
+0deddf71a183542b8684517b68004b74c4f68c567a45cb34c3d0b998ccd609f3  splits/temporal_static_splits/ssv2_splits/train_static16.txt
+723b37f7531dc7436bd2fac85154cc933ed4d7f333296143505615105b1ea292  splits/temporal_static_splits/ssv2_splits/train_temporal18.txt
+7affe9e8543829b984a56fe744efbddb016b2c1fb756ee3dff32261f4518ba58  splits/temporal_static_splits/ssv2_splits/validation_static16.txt
+0afe3c57aa3ed3bcacadee6b91125c953d397e2a6fb61b13c8081fda6eb20e11  splits/temporal_static_splits/ssv2_splits/validation_temporal18.txt
+5aadf19c121f4883cea38e54693f184626ef20074e08c4dc40ff069f0685ad88  splits/ucf_splits/train1_few_shot_16.txt
+99cf59ad302ec93494a5ab91d67a2ee38801c968621c6d4b7da73f5fd56f3f10  splits/ucf_splits/train1_few_shot_2.txt
+d6afb0ba27c04508a9fd9243c798e918de47071eab3da48509b318d3d4f86c89  splits/ucf_splits/train1_few_shot_4.txt
+44393e332cd88b3a7b9a8b8a70425e06fd43deaba479f4da7047e929e3691562  splits/ucf_splits/train1_few_shot_8.txt
+4a5e8f71a39606391911d303a1ad5d2e0aca6a7f7cbb20d1d7bb765c3eba71fe  splits/ucf_splits/val1.txt
+4674365aa31d6fb2c647a9475e35f26f4937b371be8aa5dd62f6dab683c6bc0a  splits/ucf_splits/val2.txt
+bc5638e62f7da9231c96e2cf5f6e87e46fe707794d7fbd35500f221327f2af37  splits/ucf_splits/val3.txt
+"""
+
+
+def _official() -> dict[str, str]:
+    rows = (line.split() for line in OFFICIAL_SHA256.strip().splitlines())
+    return {path: digest for digest, path in rows}
+
+
+def test_labels_and_splits_are_the_official_bytes():
+    official = _official()
+    assert len(official) == 78 and sum(p.startswith("splits/") for p in official) == 58
+    shipped = {str(p.relative_to(paths.RESOURCES)): hashlib.sha256(p.read_bytes()).hexdigest()
+               for folder in (paths.LABELS, paths.SPLITS) for p in folder.rglob("*") if p.is_file()}
+    assert sorted(shipped) == sorted(official)
+    changed = [p for p in official if shipped[p] != official[p]]
+    assert not changed, f"differ from the official files: {changed}"
