@@ -21,5 +21,8 @@ def full_precision(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 def autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
-    """A region where autocast does not lower products (on the tensors' device type)."""
+    """A region where autocast does not lower products (on the tensors' device type; a device
+    without autocast, such as "meta" where benchmarks/flops.py counts, needs nothing)."""
+    if not torch.amp.is_autocast_available(device.type):
+        return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, enabled=False)
