@@ -47,6 +47,7 @@ def test_layout_and_manifest(synth_tiny):
 def test_manifest_lists_every_file_with_its_digest_and_the_fingerprint(synth_tiny):
     manifest = json.loads((synth_tiny / "manifest.json").read_text())
     on_disk = {rel: digest for rel, digest in digest_tree(synth_tiny).items() if rel != LOCK_NAME}
+    assert (synth_tiny / LOCK_NAME).read_bytes() == b""  # the writer's PID is gone once it is done
     assert manifest["files"] == on_disk and len(on_disk) == manifest["videos"] + manifest["images"] + 84
     listing = "".join(f"{digest}  {rel}\n" for rel, digest in sorted(on_disk.items()))  # sha256sum's format
     assert manifest["fingerprint"] == fingerprint(on_disk) == "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
@@ -218,8 +219,8 @@ def _cpu_feature_settings() -> list:
 
 
 def _files(folder) -> dict[str, str]:
-    return {rel: digest for rel, digest in digest_tree(folder).items() if rel != LOCK_NAME} | {
-        "manifest.json": _sha256(folder / "manifest.json")}
+    """Every file in the folder, the lock file and manifest.json included."""
+    return digest_tree(folder) | {"manifest.json": _sha256(folder / "manifest.json")}
 
 
 # Render-level digests too: H.264 can absorb a one-level pixel change, a pixel digest cannot.

@@ -2,7 +2,9 @@
 nothing half-written under a final name, and one fingerprint over every file it wrote.
 
 * A folder lock (``.tcclip-synth.lock``, ``fcntl.flock``: the kernel drops it when its
-  process dies) holds the writer's PID, so a second synth names the first.
+  process dies) holds the writer's PID while it writes, so a second synth names the first;
+  it is emptied when the writer is done, so two finished renders are the same bytes, this
+  file included.
 * Everything is rendered into ``.tcclip-synth-staging/`` inside the folder and moved into
   place at the end; an interruption or a failure removes the staging folder and leaves the
   previous benchmark as it was.
@@ -131,7 +133,10 @@ class BenchmarkFolder:
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the flock; the file stays (harmless, and no race on unlink)
+            # The PID is only news while the lock is held: left in the file, it made every render's
+            # folder differ from every other (the project check compares every file).
+            os.ftruncate(self._lock_fd, 0)
+            os.close(self._lock_fd)  # releases the flock; the file stays (no race on unlink)
             self._lock_fd = None
 
     def refuse_clashes(self, relpaths) -> None:
