@@ -436,3 +436,40 @@ def test_choices_and_logits_are_computed_in_float32_under_bf16_autocast():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             _, _, moved = _merge_step(x, torch.ones(1, 4), 1)
         assert moved[0, 0] == moved[0, 3] and moved[0, 0] != moved[0, 1]
+
+
+@pytest.mark.parametrize("preset", ["vifi_clip", "tc_clip"])
+def test_classify_against_several_class_lists_equals_one_forward_per_list(preset):
+    """Evaluation encodes a batch once and classifies it against each class list of the
+    eval sets sharing its videos (K-600's subsets): the same logits as a forward per list."""
+    model = VideoCLIP(micro_clip(), model_config(preset, {"backbone": {"weights": None}})).eval()
+    lists = [["jump", "run", "swim"], ["run", "dive"], ["jump", "run", "swim"]]
+    clip = video()
+    with torch.no_grad():
+        vision = model.encode_video(clip)
+        together = []
+        for names in lists:
+            model.set_class_names(names)
+            together.append(model.classify(vision))
+        for names, logits in zip(lists, together):
+            model.set_class_names(names)
+            torch.testing.assert_close(logits, model(clip), rtol=0, atol=0)
+
+
+def test_cached_class_embeddings_follow_the_weights():
+    """Class embeddings cached in evaluation (per class list) are dropped when weights are
+    loaded or training resumes: a WiSE-FT copy never scores with another model's text."""
+    model = VideoCLIP(micro_clip(), model_config("vifi_clip", {"backbone": {"weights": None}})).eval()
+    other = VideoCLIP(micro_clip(), model_config("vifi_clip", {"backbone": {"weights": None}}))
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    model.set_class_names(["jump", "run"])
+    with torch.no_grad():
+        before = model.encode_text()
+        model.load_state_dict(other.state_dict())
+        after = model.encode_text()
+    other.eval().set_class_names(["jump", "run"])
+    with torch.no_grad():
+        torch.testing.assert_close(after, other.encode_text())
+    assert not torch.equal(before, after)

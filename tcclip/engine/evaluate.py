@@ -62,33 +62,47 @@ def predict_many(models: list[VideoCLIP], dataset, class_names: list[str], batch
                  progress: Callable[[int], None] | None = None) -> list[dict]:
     """``predict`` for several models (a run and its WiSE-FT ensemble): each batch is decoded
     once and scored by every model; one prediction per model, in order."""
+    outs = predict_lists(models, dataset, [class_names], batch_size, rt, workers, amp, progress)
+    return [per_list[0] for per_list in outs]
+
+
+def predict_lists(models: list[VideoCLIP], dataset, class_lists: list[list[str]], batch_size: int, rt: Dist,
+                  workers: int = 0, amp: torch.dtype | None = None,
+                  progress: Callable[[int], None] | None = None) -> list[list[dict]]:
+    """``predict_many`` against several class lists: each batch is decoded once, encoded once by
+    every model and classified against every list (eval sets of one video folder with
+    different classes, such as K-600's three zero-shot subsets). Returns [model][list]."""
     for model in models:
-        model.set_class_names(class_names)  # outside no_grad: training may reuse these tokens
         model.eval()
     with torch.no_grad():
-        outs, skipped, views, seconds = _score_views(models, dataset, batch_size, rt, workers, amp, len(class_names),
+        outs, skipped, views, seconds = _score_views(models, dataset, class_lists, batch_size, rt, workers, amp,
                                                      progress)
-    if rt.enabled:  # one gather for every model's scores
-        parts = [None] * rt.world_size
-        dist.all_gather_object(parts, (outs, skipped, views))
-        skipped = [s for p in parts for s in p[1]]
-        views = max(p[2] for p in parts)
-        gathered = []
-        for m in range(len(models)):
-            out = {key: torch.cat([p[0][m][key] for p in parts]) for key in outs[m]}
+    if rt.enabled:  # one gather for every model's and list's scores
+        outs, skipped, views = _gathered(outs, skipped, views, rt)
+    return [[{**out, "views": views, "skipped": skipped, "seconds": seconds} for out in per_list] for per_list in outs]
+
+
+def _gathered(outs: list[list[dict]], skipped: list, views: int, rt: Dist) -> tuple[list[list[dict]], list, int]:
+    """Every rank's scores, in dataset order, on every rank."""
+    parts = [None] * rt.world_size
+    dist.all_gather_object(parts, (outs, skipped, views))
+    gathered = []
+    for m, per_list in enumerate(outs):
+        gathered.append([])
+        for j in range(len(per_list)):
+            out = {key: torch.cat([p[0][m][j][key] for p in parts]) for key in per_list[j]}
             order = out["index"].argsort()
-            gathered.append({key: value[order] for key, value in out.items()})
-        outs = gathered
-    return [{**out, "views": views, "skipped": skipped, "seconds": seconds} for out in outs]
+            gathered[m].append({key: value[order] for key, value in out.items()})
+    return gathered, [s for p in parts for s in p[1]], max(p[2] for p in parts)
 
 
-def _score_views(models, dataset, batch_size, rt, workers, amp, k, progress=None):
+def _score_views(models, dataset, class_lists, batch_size, rt, workers, amp, progress=None):
     shard = dataset if not rt.enabled else Subset(dataset, range(rt.rank, len(dataset), rt.world_size))
     from tcclip.data.dataset import VideoLoader  # bad videos in workers: the same one-line error
 
     loader = VideoLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
                          collate_fn=getattr(dataset, "collate", None))
-    scores: list[list[torch.Tensor]] = [[] for _ in models]
+    scores = [[[] for _ in class_lists] for _ in models]
     labels, index, skipped = [], [], []
     views = 0
     started = time.perf_counter()
@@ -102,15 +116,15 @@ def _score_views(models, dataset, batch_size, rt, workers, amp, k, progress=None
         b, views = video.shape[:2]
         video = video.to(rt.device, non_blocking=True).flatten(0, 1)
         for model, kept in zip(models, scores):
-            logits = view_logits(model, video, amp)
-            kept.append(aggregate_views(logits.float().view(b, views, -1)).cpu())
+            for per_list, logits in zip(kept, list_logits(model, video, class_lists, amp)):
+                per_list.append(aggregate_views(logits.float().view(b, views, -1)).cpu())
         labels.append(batch["label"])
         index.append(batch["index"])
     seconds = time.perf_counter() - started
     label_tensor = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
     index_tensor = torch.cat(index) if index else torch.zeros(0, dtype=torch.long)
-    outs = [{"scores": torch.cat(kept) if kept else torch.zeros(0, k), "labels": label_tensor, "index": index_tensor}
-            for kept in scores]
+    outs = [[{"scores": torch.cat(kept) if kept else torch.zeros(0, len(names)), "labels": label_tensor,
+              "index": index_tensor} for kept, names in zip(per_model, class_lists)] for per_model in scores]
     return outs, skipped, views, seconds
 
 
@@ -121,6 +135,22 @@ def view_logits(model: VideoCLIP, video: torch.Tensor, amp: torch.dtype | None) 
     float32 (tcclip/model/precision.py), so bfloat16 does not make near-equal classes tie."""
     with torch.autocast(video.device.type, dtype=amp, enabled=amp is not None):
         return model(video)
+
+
+def list_logits(model: VideoCLIP, video: torch.Tensor, class_lists: list[list[str]],
+                amp: torch.dtype | None) -> list[torch.Tensor]:
+    """``view_logits`` against each class list, the video encoded once (its features do not
+    depend on the classes; a video-conditioned prompt's text side runs per list)."""
+    if len(class_lists) == 1:  # the plain forward
+        model.set_class_names(class_lists[0])
+        return [view_logits(model, video, amp)]
+    with torch.autocast(video.device.type, dtype=amp, enabled=amp is not None):
+        vision = model.encode_video(video)
+        logits = []
+        for names in class_lists:
+            model.set_class_names(names)
+            logits.append(model.classify(vision))
+        return logits
 
 
 def score(prediction: dict) -> dict:
@@ -146,46 +176,53 @@ def evaluate_splits(models: list[VideoCLIP], specs: dict, cfg: RunConfig, rt: Di
     Every model scores the same decoded batches. ``per_video``: one list per model, which
     receives each eval set's per-video lines (tcclip.engine.predictions).
 
-    Sets that share a video folder and a class-name list (HMDB-51's and UCF-101's three
-    splits) are scored together: each distinct video once, its scores read back per set.
-    A video's score does not depend on the list it is in (its views are keyed by its
-    path), so the rows equal set-by-set evaluation, for less decoding and compute.
+    Sets that share a video folder are scored together: each distinct video is decoded and
+    encoded once, classified against every class list of the group (HMDB-51's and UCF-101's
+    three splits share one list; K-600's three zero-shot subsets have a list each), and its
+    scores are read back per set, with the set's own labels. A video's encoding depends
+    neither on the list it is in (its views are keyed by its path) nor on the classes, so the
+    rows equal set-by-set evaluation, for less decoding and compute.
     """
     from tcclip.data.dataset import VideoDataset
 
     data = cfg.data.replace(mode="test")
-    groups, names_of = _groups_sharing_videos(specs, cfg.class_names)
     rows: list[dict[str, dict]] = [{} for _ in models]
     totals = {"videos": 0, "seconds": 0.0}
-    for keys in groups:
+    for keys, lists, list_of in _groups_sharing_videos(specs, cfg.class_names):
         sets = {key: VideoDataset.from_split(specs[key], data) for key in keys}
-        union, positions = _union(list(sets.values()))
+        union, positions = _union(list(sets.values()), [list_of[key] for key in keys])
         positions = dict(zip(keys, positions))
-        predictions = predict_many(models, union, names_of[keys[0]], cfg.eval.batch_size, rt, cfg.eval.workers,
-                                   autocast_dtype(cfg.train.amp, cfg.train.amp_dtype, rt.device))
-        selections = {key: _selection(predictions[0], positions[key], union) for key in keys}  # same for every model
-        for m, (prediction, model_rows) in enumerate(zip(predictions, rows)):
+        predictions = predict_lists(models, union, lists, cfg.eval.batch_size, rt, cfg.eval.workers,
+                                    autocast_dtype(cfg.train.amp, cfg.train.amp_dtype, rt.device))
+        first = predictions[0][0]
+        selections = {key: _selection(first, positions[key], union) for key in keys}  # same for every model
+        for m, model_rows in enumerate(rows):
             for key in keys:
-                part = _select(prediction, *selections[key])
+                prediction = predictions[m][list_of[key]]
+                entries = _scored_entries(prediction, positions[key], sets[key])
+                part = _select(prediction, *selections[key], entries)
                 if per_video is not None:
-                    per_video[m].append(video_frame(key, specs[key], part["scores"], part["labels"],
-                                                    _scored_entries(prediction, positions[key], sets[key]),
+                    per_video[m].append(video_frame(key, specs[key], part["scores"], part["labels"], entries,
                                                     prediction["views"]))
-                model_rows[key] = _metrics_row(specs[key], len(names_of[key]), part, prediction, len(union),
+                model_rows[key] = _metrics_row(specs[key], len(lists[list_of[key]]), part, prediction, len(union),
                                                [k for k in keys if k != key])
         totals["videos"] += len(union)
-        totals["seconds"] += predictions[0]["seconds"]
+        totals["seconds"] += first["seconds"]
     return [{key: model_rows[key] for key in specs} for model_rows in rows], totals
 
 
-def _groups_sharing_videos(specs: dict, class_names) -> tuple[list[list[str]], dict[str, list[str]]]:
-    """The eval set keys grouped by (video folder, class-name list), and each set's class names."""
-    groups: dict[tuple, list[str]] = {}
-    names_of: dict[str, list[str]] = {}
+def _groups_sharing_videos(specs: dict, class_names) -> list[tuple[list[str], list[list[str]], dict[str, int]]]:
+    """The eval set keys grouped by video folder, each group with its distinct class-name lists
+    and, for each of its keys, the position of the set's list among them."""
+    groups: dict[str, tuple[list[str], list[list[str]], dict[str, int]]] = {}
     for key, spec in specs.items():
-        names_of[key] = spec.prompt_names(class_names)
-        groups.setdefault((str(spec.video_root), tuple(names_of[key])), []).append(key)
-    return list(groups.values()), names_of
+        keys, lists, list_of = groups.setdefault(str(spec.video_root), ([], [], {}))
+        names = spec.prompt_names(class_names)
+        if names not in lists:
+            lists.append(names)
+        keys.append(key)
+        list_of[key] = lists.index(names)
+    return list(groups.values())
 
 
 def _metrics_row(spec, classes: int, part: dict, prediction: dict, scored: int, scored_with: list[str]) -> dict:
@@ -199,22 +236,26 @@ def _metrics_row(spec, classes: int, part: dict, prediction: dict, scored: int, 
     return row
 
 
-def _union(sets: list) -> tuple[object, list[list[int]]]:
-    """One dataset holding every distinct video of ``sets`` (same root and classes), and
-    for each set the union positions of its videos, in the set's own order."""
+def _union(sets: list, list_ids: list[int]) -> tuple[object, list[list[int]]]:
+    """One dataset holding every distinct video of ``sets`` (one video folder), and for each
+    set the union positions of its videos, in the set's own order. ``list_ids``: each set's
+    class list; a video labelled differently by two sets of the same classes is an error
+    (labels across different class lists are the sets' own, read back by ``_select``)."""
     union = copy.copy(sets[0])
     union.entries, union.skipped = [], []
     where: dict[str, int] = {}
+    label_of: dict[tuple[str, int], tuple[int, object]] = {}
     positions = []
-    for dataset in sets:
+    for dataset, list_id in zip(sets, list_ids):
         mine = []
         for entry in dataset.entries:
             if entry.path not in where:
                 where[entry.path] = len(union.entries)
                 union.entries.append(dataclasses.replace(entry, source=str(dataset.annotation_list)))
-            elif union.entries[where[entry.path]].label != entry.label:
+            seen = label_of.setdefault((entry.path, list_id), (entry.label, dataset.annotation_list))
+            if seen[0] != entry.label:
                 raise TcclipError(f"{entry.path}: label {entry.label} in {dataset.annotation_list}, "
-                                  f"{union.entries[where[entry.path]].label} in another list of the same classes")
+                                  f"{seen[0]} in {seen[1]}, a list of the same classes")
             mine.append(where[entry.path])
         positions.append(mine)
     return union, positions
@@ -233,11 +274,12 @@ def _scored_entries(prediction: dict, positions: list[int], dataset) -> list:
     return [entry for entry, p in zip(dataset.entries, positions) if p in found]
 
 
-def _select(prediction: dict, rows: list[int], paths: set[str]) -> dict:
-    """One set's part of a union prediction (skipped videos dropped, kept counted)."""
+def _select(prediction: dict, rows: list[int], paths: set[str], entries: list) -> dict:
+    """One set's part of a union prediction: its rows, its own labels (``entries``, in the
+    rows' order), its skipped videos (dropped from the scores, counted)."""
     return {
         "scores": prediction["scores"][rows],
-        "labels": prediction["labels"][rows],
+        "labels": torch.tensor([entry.label for entry in entries], dtype=torch.long),
         "skipped": [s for s in prediction["skipped"] if s.path in paths],
     }
 

@@ -76,7 +76,11 @@ class VideoCLIP(nn.Module):
         self.text = PROMPTS.get(cfg.text.prompt)(clip, cfg.text)
         self.class_names: list[str] = []
         self.register_buffer("class_tokens", torch.zeros(0, cfg.text.context_length, dtype=torch.long), persistent=False)
-        self._text_cache: torch.Tensor | None = None
+        # Video-independent class embeddings in evaluation, one per class list: evaluation
+        # switches between the lists of eval sets that share videos (K-600's three class subsets)
+        # on every batch, and each list's text encoding stays valid until the weights train again.
+        self._text_cache: dict[tuple[str, ...], torch.Tensor] = {}
+        self._token_cache: dict[tuple[str, ...], torch.Tensor] = {}
 
     @classmethod
     def build(cls, cfg: ModelConfig) -> "VideoCLIP":
@@ -92,12 +96,18 @@ class VideoCLIP(nn.Module):
         if not names:
             raise ConfigError("class names: the list is empty")
         self.class_names = list(names)
-        self.class_tokens = self.text.tokenize(self.class_names).to(self.class_tokens.device)
-        self._text_cache = None
+        key = tuple(self.class_names)
+        if key not in self._token_cache:
+            self._token_cache[key] = self.text.tokenize(self.class_names)
+        self.class_tokens = self._token_cache[key].to(self.class_tokens.device)
 
     def train(self, mode: bool = True):
-        self._text_cache = None
+        self._text_cache.clear()  # the weights may change from here on
         return super().train(mode)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self._text_cache.clear()  # class embeddings of the previous weights
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def encode_video(self, video: torch.Tensor, trace: bool = False) -> VisionOutput:
         return self.vision(self.clip.visual, video, trace=trace)
@@ -111,16 +121,22 @@ class VideoCLIP(nn.Module):
         # Video-independent: in eval without grad, encode once per class list.
         if self.training or torch.is_grad_enabled():
             return self.text(self.clip, self.class_tokens)
-        if self._text_cache is None:
-            self._text_cache = self.text(self.clip, self.class_tokens)
-        return self._text_cache
+        key = tuple(self.class_names)
+        if key not in self._text_cache:
+            self._text_cache[key] = self.text(self.clip, self.class_tokens)
+        return self._text_cache[key]
 
     def forward(self, video: torch.Tensor, trace: bool = False) -> torch.Tensor:
         """Logits (B, K): logit_scale * cos(video, class text)."""
-        vision = self.encode_video(video, trace=trace)
+        return self.classify(self.encode_video(video, trace=trace))
+
+    def classify(self, vision: VisionOutput) -> torch.Tensor:
+        """Logits (B, K) of encoded videos against the current class names: evaluation encodes
+        a batch once and classifies it against every class list that scores its videos."""
+        video = vision.video
         text = self.encode_text(vision)
         with autocast_off(video.device):  # x100 logits compared with each other: no bf16/fp16 ties
-            text, video_features = full_precision(text, vision.video)
+            text, video_features = full_precision(text, video)
             text, video_features = F.normalize(text, dim=-1), F.normalize(video_features, dim=-1)
             scale = self.clip.logit_scale.exp()
             if text.ndim == 2:
