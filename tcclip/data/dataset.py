@@ -237,7 +237,11 @@ class VideoDataset(Dataset):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         reader = open_video(path, self.backend)
         indices = sampling.train_indices(reader.num_frames, cfg.num_frames, rng)
-        frames = _read(reader, indices)
+        return self.augment(_read(reader, indices), rng)
+
+    def augment(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """The train transform of decoded uint8 (T, H, W, 3) frames -> normalised (T, 3, S, S)."""
+        cfg = self.config
         clip = transforms.train_crop(frames, cfg.short_side, cfg.input_size, rng, tuple(cfg.scales), cfg.resize)
         if cfg.hflip and rng.random() < 0.5:
             clip = clip.flip(-1)
