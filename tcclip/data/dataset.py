@@ -65,6 +65,11 @@ class DataConfig:
                     factors and op order per frame) or "per_clip" (ours before issue #15: one
                     draw for the whole clip)
     grayscale_p     train: probability of converting the clip to greyscale
+    resize          how frames are resampled, train and test (``transforms`` docstring):
+                    "official" (OpenCV bilinear on uint8 without antialiasing: the frame to
+                    short side ``short_side``, then in training the crop again to S x S) or
+                    "single_antialiased" (ours before issue #15: one antialiased resize of
+                    the crop from the original frame)
     shuffle_labels  negative control: the training list's labels are permuted across its
                     videos (seeded by the run's seed) so that no video keeps a label it
                     shows; evaluation lists are never touched. None/False: off (None keeps
@@ -90,6 +95,7 @@ class DataConfig:
     hue: float = 0.1
     color_jitter: Literal["per_frame", "per_clip"] = "per_frame"
     grayscale_p: float = 0.2
+    resize: Literal["official", "single_antialiased"] = "official"
     shuffle_labels: bool | None = None
 
     @classmethod
@@ -129,6 +135,7 @@ class DataConfig:
         for key in ("brightness", "contrast", "saturation"):
             need(0.0 <= getattr(self, key) <= 1.0, key, "a value in [0, 1]")
         need(self.color_jitter in transforms.JITTER_MODES, "color_jitter", " or ".join(transforms.JITTER_MODES))
+        need(self.resize in transforms.RESIZE_MODES, "resize", " or ".join(transforms.RESIZE_MODES))
 
     def __post_init__(self) -> None:
         self.validate()
@@ -230,10 +237,12 @@ class VideoDataset(Dataset):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         reader = open_video(path, self.backend)
         indices = sampling.train_indices(reader.num_frames, cfg.num_frames, rng)
-        frames = _read(reader, indices)
-        height, width = frames.shape[1:3]
-        box = transforms.multiscale_crop_box(height, width, cfg.short_side, rng, tuple(cfg.scales))
-        clip = transforms.crop_resize(frames, box, cfg.input_size)
+        return self.augment(_read(reader, indices), rng)
+
+    def augment(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """The train transform of decoded uint8 (T, H, W, 3) frames -> normalised (T, 3, S, S)."""
+        cfg = self.config
+        clip = transforms.train_crop(frames, cfg.short_side, cfg.input_size, rng, tuple(cfg.scales), cfg.resize)
         if cfg.hflip and rng.random() < 0.5:
             clip = clip.flip(-1)
         if rng.random() < cfg.color_jitter_p:
@@ -247,13 +256,9 @@ class VideoDataset(Dataset):
         reader = open_video(path, self.backend)
         rng = sampling.view_rng(cfg.view_seed, self.entries[index].path)
         clip_indices = sampling.view_indices(reader.num_frames, cfg.num_frames, cfg.num_clips, cfg.view_sampling, rng)
-        frames_by_clip = _read_many(reader, clip_indices)
-        height, width = frames_by_clip[0].shape[1:3]
-        if cfg.num_crops == 1:
-            boxes = [transforms.center_crop_box(height, width, cfg.short_side, cfg.input_size)]
-        else:
-            boxes = transforms.three_crop_boxes(height, width, cfg.input_size)
-        views = [transforms.crop_resize(frames, box, cfg.input_size) for frames in frames_by_clip for box in boxes]
+        views = [view
+                 for frames in _read_many(reader, clip_indices)
+                 for view in transforms.view_crops(frames, cfg.short_side, cfg.input_size, cfg.num_crops, cfg.resize)]
         return transforms.normalize(torch.stack(views))  # (V, T, 3, S, S)
 
     # -- loading -------------------------------------------------------------------------
