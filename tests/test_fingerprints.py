@@ -114,7 +114,8 @@ def test_a_relabelled_training_video_stops_the_resume_until_retrained(own_benchm
     assert cli("train", *args) == 0
     run = only_run(tmp_path / "runs")
     recorded = json.loads((run / "inputs.json").read_text())
-    assert set(recorded) == {"weights", "train", "benchmark"} and "k400/train" in recorded["train"]
+    assert set(recorded) == {"weights", "train", "selection", "benchmark"} and "k400/train" in recorded["train"]
+    assert list(recorded["selection"]) == ["k400/val"]  # fully-supervised picks its epoch on K-400 val
     first_history = json.loads((run / "train.json").read_text())["history"]
 
     train_list = own_benchmark / "splits/k400_splits/train.txt"

@@ -141,17 +141,19 @@ def state_fingerprint(state: dict) -> str:
     return _tagged(hasher)
 
 
-def training_inputs(task, weights: str | None, init_state: dict | None = None, selection: str | None = None,
+def training_inputs(task, weights: str | None, init_state: dict | None = None, selection: dict | None = None,
                     trained: bool = True) -> dict:
     """What a run's weights are made from: its training list(s) and labels, the set that picks
     its best epoch, the synthetic benchmark they belong to, the CLIP weights file and the
-    weights of ``train.init_from``. An untrained run (vanilla CLIP) is made of the weights only."""
+    weights of ``train.init_from``. ``selection``: {key: SplitSpec} of that set (zero-shot: a
+    catalog split the task does not evaluate). An untrained run (vanilla CLIP) is made of the
+    weights only."""
     inputs: dict = {"weights": None if weights is None else file_fingerprint(weights)}
     if not trained:
         return inputs
     inputs["train"] = {task.train.key: split_fingerprint(task.train)}
-    if selection is not None:
-        inputs["selection"] = {selection: split_fingerprint(task.evals[selection])}
+    if selection:
+        inputs["selection"] = {key: split_fingerprint(spec) for key, spec in selection.items()}
     benchmark = benchmark_fingerprint(task.train.video_root)
     if benchmark is not None:
         inputs["benchmark"] = benchmark

@@ -545,4 +545,5 @@ def _train_info(run_path: Path) -> dict | None:
     if not path.is_file():
         return None
     info = json.loads(path.read_text())
-    return {key: info.get(key) for key in ("epochs", "updates", "wall_s", "final_loss", "videos_per_s", "best")}
+    keys = ("epochs", "updates", "wall_s", "final_loss", "videos_per_s", "best", "selection_set", "selection_views")
+    return {key: info.get(key) for key in keys}

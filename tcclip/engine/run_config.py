@@ -150,8 +150,15 @@ class EvalConfig:
     checkpoint: Literal["last", "best"] = "last"
     """Which weights to evaluate: the last epoch, or the best on ``select_on`` (protocol's choice)."""
     select_on: str | None = None
-    """Eval key of the task that picks the best epoch during training (base2novel: 'base'), or
-    'only': the task's single eval set (few-shot)."""
+    """What picks the best epoch during training: an eval key of the task (base2novel: 'base'),
+    'only' (the task's single eval set: few-shot), or a catalog split 'dataset/split' the task
+    need not evaluate (zero-shot: 'k400/val', held-out videos of the training classes, scored
+    with their own class names)."""
+    select_clips: int | None = None
+    """Clips per video of the selection pass; None: the test views' (data.num_clips). The official
+    zero-shot / fully-supervised loop validates 1 clip x 1 crop whatever its test views."""
+    select_crops: int | None = None
+    """Crops per video of the selection pass (1 or 3); None: the test views' (data.num_crops)."""
     eval_every_epochs: int = 1
     """Validation period for best-epoch selection (the last epoch is always validated)."""
     eval_first_epoch: int | None = None
@@ -190,6 +197,10 @@ class RunConfig:
             raise ConfigError(f"eval.eval_every_epochs: must be >= 1, got {self.eval.eval_every_epochs}")
         if self.eval.eval_first_epoch is not None and self.eval.eval_first_epoch < 1:
             raise ConfigError(f"eval.eval_first_epoch: must be >= 1 or null, got {self.eval.eval_first_epoch}")
+        if self.eval.select_clips is not None and self.eval.select_clips < 1:
+            raise ConfigError(f"eval.select_clips: must be >= 1 or null, got {self.eval.select_clips}")
+        if self.eval.select_crops not in (None, 1, 3):
+            raise ConfigError(f"eval.select_crops: must be 1, 3 or null, got {self.eval.select_crops}")
 
 
 # ---------------------------------------------------------------- protocol settings -> run config
@@ -229,14 +240,7 @@ def _evaluation_section(evaluation: dict, where: str) -> dict:
     unknown = sorted(set(evaluation) - EVALUATION_KEYS)
     if unknown:  # a misspelt key would otherwise be ignored (e.g. the older wise_ft for wiseft)
         raise ConfigError(f"{where}: evaluation.{unknown[0]}: unknown key; valid: {', '.join(sorted(EVALUATION_KEYS))}")
-    out: dict = {"eval": {}}
-    choice = evaluation.get("checkpoint", "last")
-    if choice == "best_epoch":
-        out["eval"].update(checkpoint="best", select_on=ONLY_EVAL)
-    elif choice == "best_base_epoch":
-        out["eval"].update(checkpoint="best", select_on="base")
-    elif choice != "last":
-        raise ConfigError(f"{where}: evaluation.checkpoint: expected last, best_epoch or best_base_epoch, got {choice!r}")
+    out: dict = {"eval": _checkpoint_choice(evaluation, where)}
     for key in ("eval_every_epochs", "eval_first_epoch"):
         if key in evaluation:
             out["eval"][key] = evaluation[key]
@@ -246,8 +250,26 @@ def _evaluation_section(evaluation: dict, where: str) -> dict:
         out["class_names"] = evaluation["class_names"]
     return out
 
+def _checkpoint_choice(evaluation: dict, where: str) -> dict:
+    """``evaluation.checkpoint`` and the selection set's settings as eval.* keys."""
+    choice = evaluation.get("checkpoint", "last")
+    selection = {key: evaluation[key] for key in SELECTION_KEYS if key in evaluation}
+    if choice == "last":
+        if selection:  # a selection set that picks nothing would still cost a pass per epoch
+            raise ConfigError(f"{where}: evaluation.{next(iter(selection))}: only with checkpoint best_epoch "
+                              "or best_base_epoch (checkpoint: last selects no epoch)")
+        return {}
+    if choice not in ("best_epoch", "best_base_epoch"):
+        raise ConfigError(f"{where}: evaluation.checkpoint: expected last, best_epoch or best_base_epoch, got {choice!r}")
+    default = ONLY_EVAL if choice == "best_epoch" else "base"
+    return {"checkpoint": "best", "select_on": default, **selection}
+
+
+SELECTION_KEYS = ("select_on", "select_clips", "select_crops")
+"""A protocol's ``evaluation:`` keys that name the best-epoch selection set and its views."""
+
 EVALUATION_KEYS = {"metrics", "aggregate", "checkpoint", "eval_every_epochs", "eval_first_epoch", "wiseft",
-                   "class_names"}
+                   "class_names", *SELECTION_KEYS}
 """A protocol's ``evaluation:`` keys (ablations/README.md documents each)."""
 
 _TRAINING_KEYS = {
@@ -339,9 +361,11 @@ def training_identity(cfg: RunConfig) -> dict:
             data[section].pop(key, None)
     if cfg.train.epochs == 0:  # nothing is trained: training settings cannot matter
         data["train"] = {"epochs": 0}
-        data["eval"].pop("select_on", None)
-        data["eval"].pop("eval_every_epochs", None)
-        data["eval"].pop("eval_first_epoch", None)
+        for key in ("select_on", "eval_every_epochs", "eval_first_epoch"):
+            data["eval"].pop(key, None)
+    if not data["eval"].get("select_on"):  # no selection pass: its views cannot matter
+        data["eval"].pop("select_clips", None)
+        data["eval"].pop("select_crops", None)
     return _without_nones(data)
 
 
@@ -381,12 +405,11 @@ def resolve_task(cfg: RunConfig, strict: bool = True):
     Every dataset, split, list and label file is checked here, before any training:
     a missing one is a one-line error.
     """
-    from tcclip.data.catalog import Catalog
     from tcclip.data.protocols import Protocol
     from tcclip.data.video import check_backend
 
     p = cfg.protocol
-    catalog = Catalog.load(p.catalog, roots=p.roots or None, lists=p.lists or None)
+    catalog = _catalog(cfg)
     if cfg.scale not in ("auto", catalog.scale):
         raise ConfigError(f"scale={cfg.scale} but the catalog {catalog.path} is at the {catalog.scale} scale")
     check_backend(cfg.data.backend, catalog.scale)  # no silent PyAV at the paper scale
@@ -403,12 +426,20 @@ def resolve_task(cfg: RunConfig, strict: bool = True):
         raise ConfigError(f"protocol {p.name}: {len(tasks)} tasks match ({names}); pick one with "
                           "protocol.dataset / protocol.shots / protocol.subset")
     task = tasks[0]
-    select_key(cfg, task)  # a selection set that does not exist is an error now, not after epoch 1
+    selection_spec(cfg, task, strict)  # a selection set that does not exist is an error now, not after epoch 1
     return task
 
 
+def _catalog(cfg: RunConfig):
+    from tcclip.data.catalog import Catalog
+
+    p = cfg.protocol
+    return Catalog.load(p.catalog, roots=p.roots or None, lists=p.lists or None)
+
+
 def select_key(cfg: RunConfig, task) -> str | None:
-    """The eval key that picks the best epoch, or None when the last epoch is used."""
+    """The set that picks the best epoch: an eval key of the task or a catalog split
+    'dataset/split'; None when the last epoch is used."""
     key = cfg.eval.select_on
     if not key or cfg.train.epochs == 0:
         return None
@@ -417,6 +448,28 @@ def select_key(cfg: RunConfig, task) -> str | None:
             raise ConfigError(f"eval.select_on=only but task {task.name} has {len(task.evals)} eval sets "
                               f"({', '.join(task.evals)}); name one")
         return next(iter(task.evals))
-    if key not in task.evals:
-        raise ConfigError(f"eval.select_on={key!r}: task {task.name} has eval sets {', '.join(task.evals)}")
+    if key not in task.evals and key.count("/") != 1:
+        raise ConfigError(f"eval.select_on={key!r}: expected an eval set of task {task.name} "
+                          f"({', '.join(task.evals)}), 'only', or a catalog split dataset/split (e.g. k400/val)")
     return key
+
+
+def selection_spec(cfg: RunConfig, task, strict: bool = True):
+    """The SplitSpec of ``select_key``: the task's own eval set, or the catalog's split (checked
+    here: a missing dataset, split, list or video folder is a one-line error); None without one."""
+    from tcclip.data.errors import CatalogError
+
+    key = select_key(cfg, task)
+    if key is None or key in task.evals:
+        return None if key is None else task.evals[key]
+    dataset, split = key.split("/")
+    try:
+        return _catalog(cfg).split(dataset, split, strict=strict)
+    except CatalogError as err:
+        raise ConfigError(f"eval.select_on={key!r}: {err}") from None
+
+
+def selection_data(cfg: RunConfig):
+    """The DataConfig of the selection pass: the test views, or eval.select_clips x eval.select_crops."""
+    views = {"num_clips": cfg.eval.select_clips, "num_crops": cfg.eval.select_crops}
+    return cfg.data.replace(mode="test", **{key: value for key, value in views.items() if value is not None})

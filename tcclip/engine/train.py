@@ -37,7 +37,7 @@ from tcclip.engine.mixup import mix_batch, soft_cross_entropy
 from tcclip.model.video_clip import VideoCLIP
 from tcclip.engine.optim import TimmCosine, WarmupCosine, build_optimizer
 from tcclip.engine.run_config import (EVALUATION_SETTINGS, RunConfig, TrainConfig, resolve_task, run_dir, run_id,
-                               select_key)
+                               select_key, selection_data, selection_spec)
 from tcclip.engine.run_files import CONFIG, INPUTS, TRAINED
 from tcclip.engine.runtime import (Dist, autocast_dtype, configure_threads, derived_seed, seed_everything, seed_worker,
                             setup_distributed, setup_logging)
@@ -509,8 +509,9 @@ def _train_run(cfg: RunConfig, resume: str, retrain_on_change: bool) -> Path:
         init_state = load_initial_weights(model, cfg.train.init_from)
     path, _ = prepare_run(cfg, task)
     setup_logging(path / "train.log", rt.is_main)
-    inputs = training_inputs(task, cfg.model.backbone.weights, init_state, select_key(cfg, task),
-                             trained=cfg.train.epochs > 0)
+    selection = selection_spec(cfg, task)
+    inputs = training_inputs(task, cfg.model.backbone.weights, init_state,
+                             selection and {select_key(cfg, task): selection}, trained=cfg.train.epochs > 0)
     resume = check_inputs(path, inputs, resume, retrain_on_change, rt)
     log.info("run %s: task %s, seed %d, %s, %d threads, %d process(es)", path, task.name, cfg.seed, rt.device,
              threads, rt.world_size)
@@ -540,7 +541,7 @@ def _fit_run(cfg: RunConfig, task, model: VideoCLIP, path: Path, inputs: dict, r
             "final_loss": last.get("loss"),
             "videos_per_s": last.get("videos_per_s"),
             "best": result.best,
-            "selection_set": select_key(cfg, task),
+            **selection_record(cfg, task),
             "inputs": inputs,
             "history": result.history,
         }, path / TRAINED)
@@ -549,18 +550,28 @@ def _fit_run(cfg: RunConfig, task, model: VideoCLIP, path: Path, inputs: dict, r
     log.info("run %s trained: %d epochs in %.1f s", path, result.epochs, trainer.wall_s)
 
 
+def selection_record(cfg: RunConfig, task) -> dict:
+    """train.json's account of the best-epoch selection: the set and its views (None: the last
+    epoch is evaluated, nothing was selected)."""
+    key = select_key(cfg, task)
+    if key is None:
+        return {"selection_set": None, "selection_views": None}
+    data = selection_data(cfg)
+    return {"selection_set": key, "selection_views": {"clips": data.num_clips, "crops": data.num_crops}}
+
+
 def selection_validator(cfg: RunConfig, task, train_names: list[str], rt: Dist) -> Validator | None:
-    """Best-epoch selection: top-1 on the task's selection set at the epochs ``EvalConfig.validates``
+    """Best-epoch selection: top-1 on the selection set (``selection_spec``, with the views of
+    ``selection_data``) at the epochs ``EvalConfig.validates``
     names (every ``eval.eval_every_epochs`` from ``eval.eval_first_epoch``, and the last); None
     when the protocol evaluates the last epoch."""
     from tcclip.data.dataset import VideoDataset
     from tcclip.engine.evaluate import predict, score
 
-    key = select_key(cfg, task)
-    if key is None:
+    spec = selection_spec(cfg, task)
+    if spec is None:
         return None
-    spec = task.evals[key]
-    val_set = VideoDataset.from_split(spec, cfg.data.replace(mode="test"))
+    val_set = VideoDataset.from_split(spec, selection_data(cfg))
     val_names = spec.prompt_names(cfg.class_names)
 
     def validator(m: nn.Module, epoch: int) -> float | None:

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from data_fixtures import fast_run_args, only_run, synth_tiny  # noqa: F401
-from tcclip.engine.checkpoint import LAST, atomic_torch_save, load_checkpoint
+from tcclip.engine.checkpoint import BEST, LAST, atomic_torch_save, load_checkpoint
 from tcclip.cli import main
 from tcclip.errors import TcclipError
 
@@ -140,14 +140,16 @@ def test_nan_loss_stops_the_run_naming_the_step_and_nothing_is_scored(synth_tiny
     assert not (run / "metrics.json").exists()
 
 
-def test_checkpoint_with_non_finite_weights_is_not_scored(synth_tiny, tmp_path, capsys):
-    args = fast_run_args(synth_tiny / "catalog.yaml", tmp_path, "train.epochs=1")
+@pytest.mark.parametrize("scored, overrides", [(BEST, []), (LAST, ["eval.checkpoint=last", "eval.select_on=null"])])
+def test_checkpoint_with_non_finite_weights_is_not_scored(synth_tiny, tmp_path, capsys, scored, overrides):
+    """Whichever checkpoint the run scores: the best epoch's (the protocol's) or the last (by name)."""
+    args = fast_run_args(synth_tiny / "catalog.yaml", tmp_path, "train.epochs=1", *overrides)
     assert main(["train", *args]) == 0
     run = only_run(tmp_path)
-    state = load_checkpoint(run / "checkpoints" / LAST)
+    state = load_checkpoint(run / "checkpoints" / scored)
     key = next(k for k, v in state["model"].items() if v.is_floating_point())
     state["model"][key] = torch.full_like(state["model"][key], float("nan"))
-    atomic_torch_save(state, run / "checkpoints" / LAST)  # as if the last update had diverged
+    atomic_torch_save(state, run / "checkpoints" / scored)  # as if the update before it had diverged
     capsys.readouterr()
     assert main(["evaluate", str(run)]) == 2
     err = capsys.readouterr().err

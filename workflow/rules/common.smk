@@ -64,7 +64,7 @@ def get_synthetic_folder(wildcards, output):
 
 
 def splits_read():
-    """{dataset: [split]} that the planned runs train and evaluate on (paper scale). Only these are
+    """{dataset: [split]} that the planned runs train, select and evaluate on (paper scale). Only these are
     checked: the catalog also lists splits no table of this config reads, some of them for other
     copies of a dataset (k400's *_prefix lists name folders a plain Kinetics copy does not have)."""
     from tcclip.data.catalog import Catalog
@@ -84,6 +84,9 @@ def splits_read():
         for found in Protocol.load(key[0]).tasks(catalog, strict=False, **restrict):
             for spec in (found.train, *found.evals.values()):
                 read.setdefault(spec.dataset, set()).add(spec.split)
+            selection = str(found.settings["evaluation"].get("select_on") or "")
+            if selection.count("/") == 1:  # a catalog split that picks the epoch (zero-shot: k400/val)
+                read.setdefault(selection.split("/")[0], set()).add(selection.split("/")[1])
     return {dataset: sorted(splits) for dataset, splits in sorted(read.items())}
 
 
