@@ -165,8 +165,10 @@ def test_a_documented_command_runs_as_written(where, line, tmp_path):
         assert all(v for v in exports.values())
         return
     assert result.returncode == 0, f"{line}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
-    if "snakemake" in line:
-        assert "This was a dry-run" in result.stdout + result.stderr
+    if "snakemake" in line:  # a planned dry run, or the targets already built in this checkout
+        # (make zero-shot before make test: the command is as valid, Snakemake has nothing to do)
+        out = result.stdout + result.stderr
+        assert "This was a dry-run" in out or "Nothing to be done" in out, out[-1500:]
 
 
 SNAKEMAKE_COMMANDS = [(w, line) for w, line in documented_commands() if line.startswith("snakemake ")]
