@@ -3,8 +3,8 @@
 The first check compiles with the aot_eager backend and fullgraph=True: the whole graph capture
 (dynamo, no graph break allowed) and AOT autograd of both presets, without kernel generation
 (measured 53 s vifi_clip, 91 s tc_clip on 2 busy cores: tracing unrolls every layer). Inductor,
-which the option uses, also generates and builds C++ kernels: minutes per graph. Only the
-config check is fast."""
+which the option uses, also generates and builds C++ kernels: 118 s vifi_clip, 410 s tc_clip
+there. Only the config check is fast."""
 
 from __future__ import annotations
 
