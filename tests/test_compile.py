@@ -1,10 +1,10 @@
 """train.compile: the compiled encoders give eager's logits and gradients; the option validates.
 
-The first check compiles with the aot_eager backend and fullgraph=True: the whole graph capture
-(dynamo, no graph break allowed) and AOT autograd of both presets, without kernel generation
-(measured 53 s vifi_clip, 91 s tc_clip on 2 busy cores: tracing unrolls every layer). Inductor,
-which the option uses, also generates and builds C++ kernels: 118 s vifi_clip, 410 s tc_clip
-there. Only the config check is fast."""
+The check compiles with the aot_eager backend and fullgraph=True: the whole graph capture
+(dynamo, no graph break allowed) and AOT autograd of both presets, without kernel generation,
+on a 2-layer CLIP (tracing unrolls every layer: the 4-layer tiny CLIP took 53 s / 91 s). The
+inductor backend the option uses also generates C++ kernels (minutes per preset on 2 cores):
+its logits are compared with eager's by benchmarks/compile_speed.py (within 1.4e-6), not here."""
 
 from __future__ import annotations
 
@@ -14,17 +14,25 @@ import torch.nn.functional as F
 
 from tcclip.engine.run_config import resolve_run_config, run_id
 from tcclip.errors import ConfigError
+from open_clip.model import CLIP
+
 from tcclip.model.video_clip import VideoCLIP, model_config
 
 PRESETS = ["vifi_clip", "tc_clip"]
 
 
+# A 2-layer CLIP of the open_clip class the suite builds (tests/test_model.py's MICRO).
+MICRO = dict(embed_dim=64, quick_gelu=True,
+             vision_cfg=dict(image_size=32, layers=2, width=64, head_width=32, patch_size=8),
+             text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=2))
+
+
 def _tiny(preset: str) -> VideoCLIP:
-    overrides = {"backbone": {"arch": "tiny-clip-p16", "weights": None, "fp16_round": False}}
+    overrides = {"backbone": {"weights": None}}
     if preset == "tc_clip":
         overrides["vision"] = {"num_context": 8}  # the embedded run's k
     torch.manual_seed(0)
-    model = VideoCLIP.build(model_config(preset, overrides))
+    model = VideoCLIP(CLIP(**MICRO), model_config(preset, overrides))
     model.set_class_names(["jump", "run", "wave hands"])
     return model
 
@@ -43,7 +51,7 @@ def _logits_and_grads(model: VideoCLIP, video: torch.Tensor, labels: torch.Tenso
 
 def _check_against_eager(preset: str, backend: str, frames: int) -> None:
     torch.manual_seed(1)
-    video, labels = torch.randn(2, frames, 3, 64, 64), torch.tensor([0, 2])
+    video, labels = torch.randn(2, frames, 3, 32, 32), torch.tensor([0, 2])
     eager = _logits_and_grads(_tiny(preset), video, labels)
     compiled_model = _tiny(preset).compile_encoders(backend=backend, fullgraph=True)
     compiled = _logits_and_grads(compiled_model, video, labels)
@@ -61,13 +69,6 @@ def _check_against_eager(preset: str, backend: str, frames: int) -> None:
 def test_compiled_encoders_match_eager_without_graph_breaks(preset):
     torch._dynamo.reset()
     _check_against_eager(preset, "aot_eager", frames=4)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("preset", PRESETS)
-def test_inductor_compiled_encoders_match_eager(preset):
-    torch._dynamo.reset()
-    _check_against_eager(preset, "inductor", frames=4)
 
 
 def test_compile_option_validates_and_keeps_the_run_id():
