@@ -100,8 +100,9 @@ def _score_views(models, dataset, class_lists, batch_size, rt, workers, amp, pro
     shard = dataset if not rt.enabled else Subset(dataset, range(rt.rank, len(dataset), rt.world_size))
     from tcclip.data.dataset import VideoLoader  # bad videos in workers: the same one-line error
 
+    # Pinned host batches, as in training: the non_blocking copy below then overlaps the GPU's work.
     loader = VideoLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
-                         collate_fn=getattr(dataset, "collate", None))
+                         collate_fn=getattr(dataset, "collate", None), pin_memory=rt.device.type == "cuda")
     scores = [[[] for _ in class_lists] for _ in models]
     labels, index, skipped = [], [], []
     views = 0
@@ -298,7 +299,7 @@ def load_models(cfg: RunConfig, run_path: Path, checkpoint: str, ratios: list[fl
     base = VideoCLIP.build(cfg.model)
     if cfg.train.epochs == 0 and cfg.model.load_from is None:
         note = {"wiseft_note": "nothing was trained: WiSE-FT of CLIP with itself is CLIP"}
-        return [(_own_copy(base, i, ratios).to(rt.device),
+        return [(_on_device(_own_copy(base, i, ratios), cfg, rt),
                  {"checkpoint": None, "epoch": 0, **(note if r is not None else {})}) for i, r in enumerate(ratios)]
     if cfg.train.epochs == 0:  # model.load_from: released weights, scored (and WiSE-FT-ensembled) as they are
         path, state = Path(cfg.model.load_from), {"model": base.state_dict(), "epoch": 0}
@@ -318,8 +319,15 @@ def load_models(cfg: RunConfig, run_path: Path, checkpoint: str, ratios: list[fl
             model_info["wiseft_ensembled_tensors"] = len(ensembled)
         model = _own_copy(base, i, ratios)
         model.load_state_dict(weights)
-        loaded.append((model.to(rt.device), model_info))
+        loaded.append((_on_device(model, cfg, rt), model_info))
     return loaded
+
+
+def _on_device(model: VideoCLIP, cfg: RunConfig, rt: Dist) -> VideoCLIP:
+    """The model on the run's device, its encoders compiled with ``train.compile`` (after the
+    weights are loaded and the copies made: a compiled module is not copied)."""
+    model = model.to(rt.device)
+    return model.compile_encoders() if cfg.train.compile else model
 
 
 def _own_copy(base: VideoCLIP, i: int, ratios: list) -> VideoCLIP:

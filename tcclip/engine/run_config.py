@@ -35,7 +35,10 @@ OPERATIONAL = {
     "output": None,
     "protocol": {"roots", "lists"},
     "data": {"mode", "num_clips", "num_crops", "view_sampling", "view_seed", "on_error"},
-    "train": {"workers", "log_every", "device", "keep_optimizer_state"},
+    # train.compile: the compiled encoders compute the same products as eager, fused and
+    # reassociated (float rounding only, like another device or thread count, which are left
+    # out too): switching it on for a GPU re-run keeps the run, its checkpoints and its metrics.
+    "train": {"workers", "log_every", "device", "keep_optimizer_state", "compile"},
     "eval": {"batch_size", "workers", "checkpoint", "wiseft"},
 }
 
@@ -108,6 +111,10 @@ class TrainConfig:
     device: str = "auto"
     log_every: int = 10
     """Updates between two log lines."""
+    compile: bool = False
+    """torch.compile (inductor) the video and text encoders for training and evaluation
+    (``VideoCLIP.compile_encoders``): fewer, fused kernels, for GPUs. The first step of each
+    shape compiles (minutes on a CPU; benchmarks/README.md section 11); not in the run id."""
     keep_optimizer_state: bool = False
     """Keep the optimizer state in checkpoints/last.pt once the run has finished. Off: it is only
     needed to continue an unfinished run, and it is two thirds of the file (AdamW's two moments)."""

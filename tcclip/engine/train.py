@@ -529,6 +529,8 @@ def _fit_run(cfg: RunConfig, task, model: VideoCLIP, path: Path, inputs: dict, r
     train_names = task.train.prompt_names(cfg.class_names)
     model.set_class_names(train_names)
     dataset = training_dataset(cfg, task)
+    if cfg.train.compile:  # the selection passes run the same compiled encoders
+        model.compile_encoders()
     trainer = Trainer(model, dataset, len(train_names), cfg.train, cfg.seed, path / "checkpoints", rt,
                       config_hash=run_id(cfg), validator=selection_validator(cfg, task, train_names, rt))
     result = trainer.fit(resume)

@@ -143,6 +143,21 @@ class VideoCLIP(nn.Module):
                 return scale * video_features @ text.t()
             return scale * torch.einsum("be,bke->bk", video_features, text)
 
+    def compile_encoders(self, backend: str = "inductor", fullgraph: bool = False) -> "VideoCLIP":
+        """Compile the video and text encoders in place (``train.compile``); returns self.
+
+        The encoders, not ``forward``: evaluation against several class lists calls
+        ``encode_video`` and ``classify`` directly, and the class-embedding cache of
+        ``encode_text`` is Python bookkeeping that has no place in a graph. ``nn.Module.compile``
+        keeps the parameter names, so checkpoints and WiSE-FT read the same keys as eager.
+        ``dynamic=False``: every shape is static (the TC merge schedule is fixed by T and k), so
+        each batch size and class-list length gets a graph of its own (the last, partial batch
+        of an eval set one more), rather than symbolic shapes that CUDA graphs cannot replay.
+        ``fullgraph=True`` turns a graph break into an error (the tests use it)."""
+        self.vision.compile(backend=backend, fullgraph=fullgraph, dynamic=False)
+        self.text.compile(backend=backend, fullgraph=fullgraph, dynamic=False)
+        return self
+
     def clip_parameter_names(self) -> set[str]:
         """Names (in this model's state dict) of the parameters that come from CLIP."""
         return {f"clip.{name}" for name, _ in self.clip.named_parameters()}
