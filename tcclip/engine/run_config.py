@@ -461,6 +461,15 @@ def select_key(cfg: RunConfig, task) -> str | None:
     return key
 
 
+def catalog_selection(select_on: str | None) -> tuple[str, str] | None:
+    """(dataset, split) when ``select_on`` names a catalog split ('k400/val'), else None (an eval
+    key of the task, 'only', or no selection). The workflow reads it to check that split's data."""
+    if not select_on or select_on.count("/") != 1:
+        return None
+    dataset, split = select_on.split("/")
+    return dataset, split
+
+
 def selection_spec(cfg: RunConfig, task, strict: bool = True):
     """The SplitSpec of ``select_key``: the task's own eval set, or the catalog's split (checked
     here: a missing dataset, split, list or video folder is a one-line error); None without one."""

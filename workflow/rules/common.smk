@@ -8,6 +8,7 @@ from collections import Counter
 
 from snakemake.utils import min_version, validate
 
+from tcclip.engine.run_config import catalog_selection
 from tcclip.engine.run_files import predictions_path
 from tcclip.report.claims import load_claims
 from tcclip.suite.plan import load_workflow_config, plan
@@ -84,9 +85,9 @@ def splits_read():
         for found in Protocol.load(key[0]).tasks(catalog, strict=False, **restrict):
             for spec in (found.train, *found.evals.values()):
                 read.setdefault(spec.dataset, set()).add(spec.split)
-            selection = str(found.settings["evaluation"].get("select_on") or "")
-            if selection.count("/") == 1:  # a catalog split that picks the epoch (zero-shot: k400/val)
-                read.setdefault(selection.split("/")[0], set()).add(selection.split("/")[1])
+            selection = catalog_selection(found.settings["evaluation"].get("select_on"))
+            if selection:  # a catalog split that picks the epoch (zero-shot: k400/val)
+                read.setdefault(selection[0], set()).add(selection[1])
     return {dataset: sorted(splits) for dataset, splits in sorted(read.items())}
 
 
