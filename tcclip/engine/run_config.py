@@ -455,7 +455,7 @@ def select_key(cfg: RunConfig, task) -> str | None:
             raise ConfigError(f"eval.select_on=only but task {task.name} has {len(task.evals)} eval sets "
                               f"({', '.join(task.evals)}); name one")
         return next(iter(task.evals))
-    if key not in task.evals and key.count("/") != 1:
+    if key not in task.evals and catalog_selection(key) is None:
         raise ConfigError(f"eval.select_on={key!r}: expected an eval set of task {task.name} "
                           f"({', '.join(task.evals)}), 'only', or a catalog split dataset/split (e.g. k400/val)")
     return key
@@ -478,7 +478,7 @@ def selection_spec(cfg: RunConfig, task, strict: bool = True):
     key = select_key(cfg, task)
     if key is None or key in task.evals:
         return None if key is None else task.evals[key]
-    dataset, split = key.split("/")
+    dataset, split = catalog_selection(key)
     try:
         return _catalog(cfg).split(dataset, split, strict=strict)
     except CatalogError as err:
