@@ -203,6 +203,13 @@ def resize_like_opencv(frames: torch.Tensor, height: int, width: int) -> torch.T
     return ((blend + 2) >> 2).clamp_(0, 255).to(torch.uint8)
 
 
+def _short_side_like_opencv(frames: np.ndarray, short_side: int) -> torch.Tensor:
+    """uint8 (T, H, W, 3) frames with the short side resized to ``short_side`` as the official
+    pipeline does (``rescaled_size``'s rounding, ``resize_like_opencv``), uint8 tensor out."""
+    return resize_like_opencv(torch.from_numpy(np.ascontiguousarray(frames)),
+                              *rescaled_size(frames.shape[1], frames.shape[2], short_side))
+
+
 def _as_clip(frames: torch.Tensor) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) on the 0-255 scale."""
     return frames.permute(0, 3, 1, 2).float()
@@ -218,8 +225,7 @@ def train_crop(frames: np.ndarray, short_side: int, size: int, rng: np.random.Ge
     height, width = frames.shape[1:3]
     if resize == "single_antialiased":
         return crop_resize(frames, multiscale_crop_box(height, width, short_side, rng, scales), size)
-    resized = resize_like_opencv(torch.from_numpy(np.ascontiguousarray(frames)),
-                                 *rescaled_size(height, width, short_side))
+    resized = _short_side_like_opencv(frames, short_side)
     box = official_multiscale_crop_box(resized.shape[1], resized.shape[2], size, rng, scales)
     return _as_clip(resize_like_opencv(_cut(resized, box), size, size))
 
@@ -234,8 +240,7 @@ def view_crops(frames: np.ndarray, short_side: int, size: int, num_crops: int,
                  else three_crop_boxes(height, width, size))
         return [crop_resize(frames, box, size) for box in boxes]
     target = short_side if num_crops == 1 else size
-    resized = resize_like_opencv(torch.from_numpy(np.ascontiguousarray(frames)),
-                                 *rescaled_size(height, width, target))
+    resized = _short_side_like_opencv(frames, target)
     return [_as_clip(_cut(resized, box)) for box in official_test_boxes(*resized.shape[1:3], size, num_crops)]
 
 
