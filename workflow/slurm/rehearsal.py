@@ -112,7 +112,11 @@ class Interrupter:
     def step(self) -> None:
         for job in slurm_jobs("PENDING"):   # a running job shows its allocation, not its request
             record = sh("scontrol", "show", "job", job)
-            if job not in self.nodes and "Restarts=0" in record:   # a requeued job shows NumNodes=1
+            # squeue said PENDING, but the job may have started before scontrol read it: a
+            # started job's record shows its allocation (NumNodes=1), not its request (CI at
+            # 0e40b02: Slurm job 13). Read NumNodes only from a record that is itself pending.
+            pending = "JobState=PENDING" in record
+            if job not in self.nodes and pending and "Restarts=0" in record:   # a requeued job shows NumNodes=1
                 self.nodes[job] = re.search(r"NumNodes=(\S+)", record).group(1)
         running = slurm_jobs("RUNNING")
         for job, comment in running.items():
