@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from tcclip.data.catalog import Catalog  # noqa: E402
 from tcclip.data.dataset import VideoDataset  # noqa: E402
+from tcclip.data.transforms import model_input  # noqa: E402
 from tcclip.model.backbone import BackboneConfig, build_clip  # noqa: E402
 from tcclip.engine.run_config import resolve_run_config  # noqa: E402
 from tcclip.engine.runtime import configure_threads  # noqa: E402
@@ -43,7 +44,7 @@ def frame_features(clip, spec, data_cfg) -> tuple[np.ndarray, np.ndarray]:
     dataset = VideoDataset.from_split(spec, data_cfg)
     feats, labels = [], []
     for batch in DataLoader(dataset, batch_size=32, collate_fn=dataset.collate):
-        video = batch["video"][:, 0]  # (B, T, 3, S, S): the one test view
+        video = model_input(batch["video"][:, 0])  # (B, T, 3, S, S): the one test view, normalised
         b, t = video.shape[:2]
         feats.append(clip.encode_image(video.flatten(0, 1)).view(b, t, -1))
         labels.append(batch["label"])

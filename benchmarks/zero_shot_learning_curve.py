@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from tcclip.data.catalog import Catalog  # noqa: E402
 from tcclip.data.dataset import VideoDataset  # noqa: E402
+from tcclip.data.transforms import model_input  # noqa: E402
 from tcclip.model.video_clip import VideoCLIP  # noqa: E402
 from tcclip.engine.run_config import resolve_run_config, resolve_task, run_id  # noqa: E402
 from tcclip.engine.runtime import configure_threads, seed_everything, setup_distributed  # noqa: E402
@@ -60,7 +61,7 @@ def decode(spec, data_cfg, batch_size: int) -> tuple[list[torch.Tensor], torch.T
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=dataset.collate)
     videos, labels = [], []
     for batch in loader:
-        videos.append(batch["video"])
+        videos.append(model_input(batch["video"]))  # uint8 pixels -> normalised, as the engine does
         labels.append(batch["label"])
     return videos, torch.cat(labels)
 

@@ -161,7 +161,7 @@ def test_dataset_resamples_by_the_setting(tmp_path):
 
     def views(mode, crops):
         cfg = DataConfig.embedded(mode="test", num_crops=crops, resize=mode)
-        return transforms.denormalize(VideoDataset(tmp_path / "list.txt", tmp_path, cfg)[0]["video"].flatten(0, 1))
+        return transforms.to_pixels(VideoDataset(tmp_path / "list.txt", tmp_path, cfg)[0]["video"].flatten(0, 1))
 
     official, ours = views("official", 1), views("single_antialiased", 1)
     assert 0 < (official - ours).abs().mean() < 5

@@ -1,10 +1,17 @@
-"""The video dataset: annotation list + video root -> normalised clips.
+"""The video dataset: annotation list + video root -> clips (uint8 pixels or normalised float).
 
-``VideoDataset[i]`` returns ``{"video": float32 tensor, "label": int, "index": int}``:
+``VideoDataset[i]`` returns ``{"video": tensor, "label": int, "index": int}``:
 
 * train mode: video (T, 3, S, S): TSN random-offset frames, the paper's augmentation;
 * test mode: video (V, T, 3, S, S), V = num_clips x num_crops views, clip-major
   (view v = clip v // num_crops, crop v % num_crops).
+
+The video travels as uint8 pixels where its whole transform is integral
+(``VideoDataset.pixels``: test views and un-jittered training clips with
+``resize="official"``), a quarter of float32's bytes through the DataLoader workers, the
+pinned batch and the host-to-device copy; the engine normalises it where the model runs
+(``transforms.model_input``, bit for bit what normalising here gave). Otherwise it is
+float32, normalised here, as before.
 
 Bad videos (missing, undecodable, no frames) follow ``DataConfig.on_error``:
 
@@ -172,6 +179,21 @@ class VideoDataset(Dataset):
             self.config.color_jitter,
         )
 
+    @property
+    def pixels(self) -> bool:
+        """Whether items carry uint8 pixels (normalised by the engine) rather than normalised
+        float32. Only where every step before normalisation yields integers 0..255: the
+        official resampling (OpenCV-exact, on uint8), cuts and flips. Colour jitter (which
+        runs in float here; the official one rounds each PIL op to uint8) and greyscale
+        (0.299 R + 0.587 G + 0.114 B) are not integral, nor is ``single_antialiased``
+        resampling, so a config that may apply them keeps float32 transport: rounding those
+        clips to uint8 would change the numbers. The decision is per config, not per clip, so
+        every item of a dataset has the same dtype (one batch, one dtype)."""
+        cfg = self.config
+        if cfg.resize != "official":
+            return False
+        return cfg.mode == "test" or (cfg.color_jitter_p == 0 and cfg.grayscale_p == 0)
+
     @classmethod
     def from_split(cls, split, config: DataConfig | None = None) -> "VideoDataset":
         """From a resolved protocol split (``tcclip.data.protocols.SplitSpec``); its hflip rule applies."""
@@ -240,16 +262,19 @@ class VideoDataset(Dataset):
         return self.augment(_read(reader, indices), rng)
 
     def augment(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        """The train transform of decoded uint8 (T, H, W, 3) frames -> normalised (T, 3, S, S)."""
+        """The train transform of decoded uint8 (T, H, W, 3) frames -> (T, 3, S, S): uint8
+        pixels if ``self.pixels`` (jitter and greyscale then have probability 0), else normalised
+        float32. The same draws from ``rng`` either way."""
         cfg = self.config
-        clip = transforms.train_crop(frames, cfg.short_side, cfg.input_size, rng, tuple(cfg.scales), cfg.resize)
+        clip = transforms.train_crop(frames, cfg.short_side, cfg.input_size, rng, tuple(cfg.scales), cfg.resize,
+                                     pixels=self.pixels)
         if cfg.hflip and rng.random() < 0.5:
             clip = clip.flip(-1)
         if rng.random() < cfg.color_jitter_p:
             clip = self._jitter(clip, rng)
         if rng.random() < cfg.grayscale_p:
             clip = transforms.grayscale(clip)
-        return transforms.normalize(clip).contiguous()
+        return clip.contiguous() if self.pixels else transforms.normalize(clip).contiguous()
 
     def _test_views(self, path: Path, index: int) -> torch.Tensor:
         cfg = self.config
@@ -258,13 +283,15 @@ class VideoDataset(Dataset):
         clip_indices = sampling.view_indices(reader.num_frames, cfg.num_frames, cfg.num_clips, cfg.view_sampling, rng)
         views = [view
                  for frames in _read_many(reader, clip_indices)
-                 for view in transforms.view_crops(frames, cfg.short_side, cfg.input_size, cfg.num_crops, cfg.resize)]
-        return transforms.normalize(torch.stack(views))  # (V, T, 3, S, S)
+                 for view in transforms.view_crops(frames, cfg.short_side, cfg.input_size, cfg.num_crops, cfg.resize,
+                                                   pixels=self.pixels)]
+        views = torch.stack(views)  # (V, T, 3, S, S)
+        return views if self.pixels else transforms.normalize(views)
 
     # -- loading -------------------------------------------------------------------------
 
     def collate(self, samples: list[dict]) -> dict[str, Any]:
-        return collate_videos(samples, self.sample_shape)
+        return collate_videos(samples, self.sample_shape, torch.uint8 if self.pixels else torch.float32)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -284,15 +311,17 @@ def _read_many(reader, clip_indices: np.ndarray) -> list[np.ndarray]:
     return list(frames.reshape(clip_indices.shape[0], clip_indices.shape[1], *frames.shape[1:]))
 
 
-def collate_videos(samples: list[dict], sample_shape: tuple[int, ...]) -> dict[str, Any]:
+def collate_videos(samples: list[dict], sample_shape: tuple[int, ...],
+                   dtype: torch.dtype = torch.float32) -> dict[str, Any]:
     """Stack the good samples; list the skipped ones under ``skipped`` (never dropped silently).
-    A worker's unreadable video (on_error=raise) travels as the batch's ``error``."""
+    A worker's unreadable video (on_error=raise) travels as the batch's ``error``. ``dtype``:
+    the items' (an all-skipped batch is an empty tensor of it)."""
     errors = [s["error"] for s in samples if s.get("error") is not None]
     if errors:
         return {"error": errors[0]}
     good = [s for s in samples if s["video"] is not None]
     skipped = [s["skipped"] for s in samples if s["video"] is None]
-    video = torch.stack([s["video"] for s in good]) if good else torch.empty((0, *sample_shape))
+    video = torch.stack([s["video"] for s in good]) if good else torch.empty((0, *sample_shape), dtype=dtype)
     return {
         "video": video,
         "label": torch.tensor([s["label"] for s in good], dtype=torch.long),

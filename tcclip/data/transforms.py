@@ -1,7 +1,9 @@
 """Spatial transforms of a clip: the paper's train augmentation and test crops.
 
-Frames arrive as uint8 (T, H, W, 3) from a video reader and leave as float32
-(T, 3, S, S), normalised with ImageNet mean/std on the 0-255 scale. One crop, flip and
+Frames arrive as uint8 (T, H, W, 3) from a video reader and leave as (T, 3, S, S) clips:
+uint8 where every step is integral (``pixels=True`` with ``resize="official"``), float32 on
+the 0-255 scale otherwise; ``normalize`` (ImageNet mean/std on the 0-255 scale) makes the
+model's input, and ``model_input`` is what the engine calls on a batch where the model runs. One crop, flip and
 greyscale decision is drawn per clip and applied to all of its frames (a crop that moved
 from frame to frame would invent motion); colour jitter factors are drawn per frame, as in
 the official pipeline, unless ``ColorJitter(mode="per_clip")``.
@@ -210,9 +212,16 @@ def _short_side_like_opencv(frames: np.ndarray, short_side: int) -> torch.Tensor
                               *rescaled_size(frames.shape[1], frames.shape[2], short_side))
 
 
-def _as_clip(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) on the 0-255 scale."""
-    return frames.permute(0, 3, 1, 2).float()
+def _as_clip(frames: torch.Tensor, pixels: bool = False) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) on the 0-255 scale, or uint8 (T, 3, H, W)
+    with ``pixels`` (the same values: the float is an exact copy of the integers)."""
+    clip = frames.permute(0, 3, 1, 2)
+    return clip.contiguous() if pixels else clip.float()
+
+
+def _check_pixels(pixels: bool, resize: str) -> None:
+    if pixels and resize != "official":  # antialiased float resampling: uint8 would round it
+        raise ValueError(f"uint8 clips need resize='official' (its resampling is on uint8), not {resize!r}")
 
 
 def _cut(frames: torch.Tensor, box: Box) -> torch.Tensor:
@@ -220,20 +229,24 @@ def _cut(frames: torch.Tensor, box: Box) -> torch.Tensor:
 
 
 def train_crop(frames: np.ndarray, short_side: int, size: int, rng: np.random.Generator,
-               scales: tuple[float, ...] = MULTISCALE, resize: str = "official") -> torch.Tensor:
-    """The multi-scale training crop of uint8 (T, H, W, 3) frames -> float32 (T, 3, size, size)."""
+               scales: tuple[float, ...] = MULTISCALE, resize: str = "official",
+               pixels: bool = False) -> torch.Tensor:
+    """The multi-scale training crop of uint8 (T, H, W, 3) frames -> float32 (T, 3, size, size),
+    or uint8 with ``pixels`` (``resize="official"`` only)."""
+    _check_pixels(pixels, resize)
     height, width = frames.shape[1:3]
     if resize == "single_antialiased":
         return crop_resize(frames, multiscale_crop_box(height, width, short_side, rng, scales), size)
     resized = _short_side_like_opencv(frames, short_side)
     box = official_multiscale_crop_box(resized.shape[1], resized.shape[2], size, rng, scales)
-    return _as_clip(resize_like_opencv(_cut(resized, box), size, size))
+    return _as_clip(resize_like_opencv(_cut(resized, box), size, size), pixels)
 
 
 def view_crops(frames: np.ndarray, short_side: int, size: int, num_crops: int,
-               resize: str = "official") -> list[torch.Tensor]:
+               resize: str = "official", pixels: bool = False) -> list[torch.Tensor]:
     """The test views of uint8 (T, H, W, 3) frames: 1 centre crop or 3 crops along the long
-    side, each float32 (T, 3, size, size)."""
+    side, each float32 (T, 3, size, size), or uint8 with ``pixels`` (``resize="official"`` only)."""
+    _check_pixels(pixels, resize)
     height, width = frames.shape[1:3]
     if resize == "single_antialiased":
         boxes = ([center_crop_box(height, width, short_side, size)] if num_crops == 1
@@ -241,7 +254,7 @@ def view_crops(frames: np.ndarray, short_side: int, size: int, num_crops: int,
         return [crop_resize(frames, box, size) for box in boxes]
     target = short_side if num_crops == 1 else size
     resized = _short_side_like_opencv(frames, target)
-    return [_as_clip(_cut(resized, box)) for box in official_test_boxes(*resized.shape[1:3], size, num_crops)]
+    return [_as_clip(_cut(resized, box), pixels) for box in official_test_boxes(*resized.shape[1:3], size, num_crops)]
 
 
 def official_test_boxes(height: int, width: int, size: int, num_crops: int) -> list[Box]:
@@ -258,9 +271,26 @@ def official_test_boxes(height: int, width: int, size: int, num_crops: int) -> l
 
 
 def normalize(clip: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(IMAGENET_MEAN, dtype=clip.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=clip.dtype).view(1, 3, 1, 1)
-    return (clip - mean) / std
+    """(..., 3, H, W) on the 0-255 scale, uint8 or float -> ImageNet-normalised float (float32
+    for uint8), on the clip's device. A uint8 clip gives bit for bit what its float32 copy
+    gives: the conversion is exact and the same float32 subtraction and division follow."""
+    dtype = clip.dtype if clip.is_floating_point() else torch.float32
+    mean = torch.tensor(IMAGENET_MEAN, dtype=dtype, device=clip.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=dtype, device=clip.device).view(1, 3, 1, 1)
+    return (clip.to(dtype) - mean) / std
+
+
+def model_input(video: torch.Tensor) -> torch.Tensor:
+    """A batch of clips as the model takes it, where the model runs: uint8 pixels (what the
+    dataset sends where its transform is integral: ``VideoDataset.pixels``) are normalised
+    here; float clips were normalised where they were built and pass unchanged."""
+    return video if video.is_floating_point() else normalize(video)
+
+
+def to_pixels(video: torch.Tensor) -> torch.Tensor:
+    """A dataset item or batch back on the 0-255 float scale, either transport (uint8 pixels
+    exactly; a normalised float clip up to float rounding): for tests and figures."""
+    return denormalize(video) if video.is_floating_point() else video.float()
 
 
 def denormalize(clip: torch.Tensor) -> torch.Tensor:

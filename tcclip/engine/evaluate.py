@@ -36,6 +36,7 @@ from tcclip.engine.run_config import (RunConfig, evaluation_settings, load_resol
 from tcclip.engine.runtime import Dist, autocast_dtype, configure_threads, seed_everything, setup_distributed
 from tcclip.engine.wiseft import ensemble_weights
 from tcclip.data.fingerprint import evaluation_data, source_fingerprint
+from tcclip.data.transforms import model_input
 from tcclip.model.backbone import clip_state_dict
 from tcclip.model.video_clip import VideoCLIP
 
@@ -115,7 +116,7 @@ def _score_views(models, dataset, class_lists, batch_size, rt, workers, amp, pro
         if video.shape[0] == 0:
             continue
         b, views = video.shape[:2]
-        video = video.to(rt.device, non_blocking=True).flatten(0, 1)
+        video = model_input(video.to(rt.device, non_blocking=True)).flatten(0, 1)  # uint8 pixels: normalised here
         for model, kept in zip(models, scores):
             for per_list, logits in zip(kept, list_logits(model, video, class_lists, amp)):
                 per_list.append(aggregate_views(logits.float().view(b, views, -1)).cpu())

@@ -33,6 +33,7 @@ from tcclip.engine.checkpoint import (BEST, LAST, atomic_torch_save, atomic_writ
 from tcclip.config import to_dict
 from tcclip.errors import TcclipError
 from tcclip.data.fingerprint import changes, training_inputs
+from tcclip.data.transforms import model_input
 from tcclip.engine.mixup import mix_batch, soft_cross_entropy
 from tcclip.model.video_clip import VideoCLIP
 from tcclip.engine.optim import TimmCosine, WarmupCosine, build_optimizer
@@ -311,7 +312,9 @@ class Trainer:
         (``.item()``, ``isfinite``) would wait for the device twice per micro-batch."""
         rt = self.rt
         tally.skipped += len(batch.get("skipped", []))
-        video = batch["video"].to(rt.device, non_blocking=True)
+        # uint8 pixels (the dataset's integral transforms) are normalised here, on the device;
+        # float clips arrive normalised. Mixing acts on the normalised float clips, as before.
+        video = model_input(batch["video"].to(rt.device, non_blocking=True))
         labels = batch["label"].to(rt.device, non_blocking=True)
         blank = video.shape[0] == 0
         if blank and not rt.enabled:

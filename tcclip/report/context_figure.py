@@ -64,7 +64,7 @@ def plot_context_tokens(frames: list[torch.Tensor], traces: list[dict], grid: in
 def context_figure(run_path: str | Path, out: str | Path, videos: int = 4) -> Path:
     """Draw the figure for the first ``videos`` videos of the run's first evaluation set."""
     from tcclip.data.dataset import VideoDataset
-    from tcclip.data.transforms import denormalize
+    from tcclip.data.transforms import model_input, to_pixels
     from tcclip.engine.evaluate import load_model
     from tcclip.engine.run_config import load_resolved, resolve_task
     from tcclip.engine.runtime import setup_distributed
@@ -79,10 +79,10 @@ def context_figure(run_path: str | Path, out: str | Path, videos: int = 4) -> Pa
     dataset = VideoDataset.from_split(spec, cfg.data.replace(mode="test", num_clips=1, num_crops=1))
     step = max(1, len(dataset) // videos)
     items = [dataset[i * step] for i in range(min(videos, len(dataset)))]
-    clips = torch.stack([item["video"][0] for item in items])  # first view of each
+    clips = model_input(torch.stack([item["video"][0] for item in items]))  # first view of each, normalised
     traces = context_assignments(model, clips)
     names = spec.prompt_names(cfg.class_names)
     grid = int(round(model.vision.num_patches ** 0.5))
     titles = [f"{spec.dataset}: {names[item['label']]}" for item in items]
-    plot_context_tokens([denormalize(c) for c in clips], traces, grid, Path(out), titles)
+    plot_context_tokens([to_pixels(item["video"][0]) for item in items], traces, grid, Path(out), titles)
     return Path(out)
