@@ -137,6 +137,26 @@ class Interrupter:
             print(f"{time.strftime('%X')} {self.done[run]}: run {run} (Slurm job {job}) after epoch 1", flush=True)
 
 
+def stop(proc: subprocess.Popen, grace_s: int = 90) -> None:
+    """Stop a Snakemake that waits on a cancelled job, as a user would: Ctrl-C, and where it
+    keeps waiting, kill it and unlock the working directory. Ctrl-C usually stops it at once;
+    when the signal lands while it still counts other jobs as running (its status checks lag
+    Slurm's by up to a polling interval) it exits gracefully instead - "after finishing
+    currently running jobs", the cancelled one included - and never does (seen on a loaded
+    machine: still waiting 120 s later)."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=grace_s)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    print(f"{time.strftime('%X')} snakemake still runs {grace_s} s after Ctrl-C (waiting to finish the "
+          "cancelled job): killing it, then snakemake --unlock", flush=True)
+    proc.kill()
+    proc.wait(timeout=60)
+    sh("snakemake", f"{OUT}/tables/zero_shot.md", "--unlock", "--configfile", str(OUT / "workflow.yaml"))
+
+
 def run_until_stuck(proc: subprocess.Popen, interrupter: Interrupter, watch_hang: bool = True) -> bool:
     """Run the workflow, interrupting two trainings; True if it waits on a job Slurm has ended."""
     idle_since = None
@@ -147,8 +167,7 @@ def run_until_stuck(proc: subprocess.Popen, interrupter: Interrupter, watch_hang
         if idle_since and time.time() - idle_since > STUCK_S:
             print(f"{time.strftime('%X')} snakemake still waits {STUCK_S} s after its last Slurm job ended "
                   "(the scancel'd job is 'CANCELLED by <uid>' in sacct): stopping it", flush=True)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=120)
+            stop(proc)
             return True
         time.sleep(POLL_S)
     return False
