@@ -139,19 +139,19 @@ class Interrupter:
 
 def stop(proc: subprocess.Popen, grace_s: int = 90) -> None:
     """Stop a Snakemake that waits on a cancelled job, as a user would: Ctrl-C, and where it
-    keeps waiting, kill it and unlock the working directory. Ctrl-C usually stops it at once;
-    when the signal lands while it still counts other jobs as running (its status checks lag
-    Slurm's by up to a polling interval) it exits gracefully instead - "after finishing
-    currently running jobs", the cancelled one included - and never does (seen on a loaded
-    machine: still waiting 120 s later)."""
+    keeps running, kill it and unlock the working directory. Ctrl-C usually stops it at once
+    (its KeyboardInterrupt handler scancels the jobs it runs). Once, on a loaded machine, it
+    did not: nothing in its log 120 s later (the interrupt can land in code that swallows
+    it), and the SIGTERM sent then only made it "exit after finishing currently running
+    jobs", the cancelled one included, i.e. never; it outlived the rehearsal holding the lock."""
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=grace_s)
         return
     except subprocess.TimeoutExpired:
         pass
-    print(f"{time.strftime('%X')} snakemake still runs {grace_s} s after Ctrl-C (waiting to finish the "
-          "cancelled job): killing it, then snakemake --unlock", flush=True)
+    print(f"{time.strftime('%X')} snakemake still runs {grace_s} s after Ctrl-C (waiting for jobs it "
+          "counts as running): killing it, then snakemake --unlock", flush=True)
     proc.kill()
     proc.wait(timeout=60)
     sh("snakemake", f"{OUT}/tables/zero_shot.md", "--unlock", "--configfile", str(OUT / "workflow.yaml"))
@@ -259,8 +259,8 @@ def main() -> int:
         proc = snakemake(profile, config, logs[1])   # the workflow run again
         run_until_stuck(proc, interrupter, watch_hang=False)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
+        if proc.poll() is None:   # a failed check: no Snakemake may outlive the rehearsal
+            stop(proc, grace_s=30)
     assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{logs[1].read_text()[-3000:]}"
     print(f"workflow done in {time.time() - t0:.0f} s")
     subprocess.run(["tcclip", "table", "zero_shot", "--check", "--workflow-config", str(config)], check=True)
