@@ -5,7 +5,7 @@ joint, TC) the pretrained tiny CLIP's vision encoder, frozen, turns every clip i
 video feature (mean over frames of the projected [CLS]); a linear softmax head is trained
 on the training clips' features and scored on held-out clips. For the frame-wise variant
 a linear head on the mean feature is exactly a sum of per-frame scores, the form the
-relational set is built to defeat (tcclip/data/synthetic_relational.py): it should stay
+relational set is built to defeat (tcclip/synth/relational.py): it should stay
 at chance, the others should not.
 
 Clips are rendered in memory with the benchmark's renderer (24-32 frames, as the
@@ -17,7 +17,7 @@ as the embedded evaluation does; no mp4 round trip.
     python benchmarks/relational_probe.py --clip CLIP --diameter 8 14 --distractors 3 6
 
 Prints one line per variant: held-out accuracy with its 95% Wilson interval, chance,
-and the accuracy of the colour relation and of the shape relation read off the
+and the accuracy of the colour relation and of the backdrop relation read off the
 predicted class. Threads from TCCLIP_THREADS (default 1).
 """
 
@@ -39,7 +39,7 @@ from scipy.stats import binomtest  # noqa: E402
 
 from tcclip.data import transforms  # noqa: E402
 from tcclip.data.sampling import centre_indices, train_indices  # noqa: E402
-from tcclip.synth.relational import RelationalStyle, relational_classes, render_relational  # noqa: E402
+from tcclip.synth.relational import RELATIONS, RelationalStyle, relational_classes, render_relational  # noqa: E402
 from tcclip.model.backbone import BackboneConfig, build_clip  # noqa: E402
 from tcclip.model.temporal import TemporalVisionEncoder, VisionConfig  # noqa: E402
 
@@ -114,9 +114,9 @@ def report(variant: str, predicted: np.ndarray, truth: np.ndarray, seconds: floa
     hits = int((predicted == truth).sum())
     low, high = binomtest(hits, len(truth)).proportion_ci(0.95, method="wilson")
     colour = np.mean([classes[p].colour == classes[t].colour for p, t in zip(predicted, truth)])
-    shape = np.mean([classes[p].shape == classes[t].shape for p, t in zip(predicted, truth)])
+    backdrop = np.mean([classes[p].backdrop == classes[t].backdrop for p, t in zip(predicted, truth)])
     return (f"{variant:12s} {100 * hits / len(truth):5.1f}% [{100 * low:4.1f}, {100 * high:4.1f}]  "
-            f"colour relation {100 * colour:5.1f}%  shape relation {100 * shape:5.1f}%  ({seconds:.0f} s)")
+            f"colour relation {100 * colour:5.1f}%  backdrop relation {100 * backdrop:5.1f}%  ({seconds:.0f} s)")
 
 
 def main(argv=None) -> int:
@@ -130,6 +130,7 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--diameter", nargs=2, type=float, default=list(RelationalStyle().diameter))
     parser.add_argument("--distractors", nargs=2, type=int, default=list(RelationalStyle().distractors))
+    parser.add_argument("--tint", type=float, default=RelationalStyle().tint, help="backdrop tint weight")
     parser.add_argument("--finetune", type=int, default=0, metavar="STEPS",
                         help="instead of a linear head on frozen features, fine-tune encoder + head this many steps")
     parser.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate of the encoder (head: 10x)")
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("TCCLIP_THREADS", "1")))
-    style = RelationalStyle(diameter=tuple(args.diameter), distractors=tuple(args.distractors))
+    style = RelationalStyle(diameter=tuple(args.diameter), distractors=tuple(args.distractors), tint=args.tint)
     start = time.perf_counter()
     train_v, train_y = render_set(args.train, args.seed, args.frames, style, train=True)
     test_v, test_y = render_set(args.test, args.seed, args.frames, style, train=False)
@@ -146,7 +147,7 @@ def main(argv=None) -> int:
         f"linear head on frozen features, {args.steps} steps"
     print(f"{style}; {args.train} training / {args.test} held-out clips, T={args.frames}, {how}; "
           f"rendered in {time.perf_counter() - start:.0f} s; chance {100 / num_classes:.2f}% "
-          f"(colour relation 25%, shape relation 25%)", flush=True)
+          f"(colour relation {100 / len(RELATIONS):.0f}%, backdrop relation {100 / len(RELATIONS):.0f}%)", flush=True)
     clip = build_clip(BackboneConfig(arch=args.arch, weights=args.clip)).eval()
     for variant in args.variants:
         start = time.perf_counter()

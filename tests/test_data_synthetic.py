@@ -39,7 +39,7 @@ def test_layout_and_manifest(synth_tiny):
     assert manifest["seed"] == TINY_SEED and manifest["size"] == "tiny" and manifest["version"] >= 1
     assert manifest["videos"] == len(list((synth_tiny / "videos").rglob("*.mp4")))
     assert manifest["datasets"]["k400"]["classes"] == TINY.classes[0]
-    assert manifest["datasets"]["ssv2"]["chance"] == pytest.approx(1 / 16, abs=1e-4)  # relational classes
+    assert manifest["datasets"]["ssv2"]["chance"] == pytest.approx(1 / 9, abs=1e-4)  # relational classes
     assert "ssv2_reversal" not in manifest["datasets"]  # the reversal set is an extra, off by default
     assert len(lines(synth_tiny / "splits/k400_splits/train.txt")) == manifest["datasets"]["k400"]["splits"]["train"]
 

@@ -15,6 +15,8 @@ from data_fixtures import synth_tiny  # noqa: F401
 from tcclip.data.annotations import load_class_names, read_annotation_list
 from tcclip.synth.generator import SIZES, SynthBenchmark
 from tcclip.synth.relational import (
+    BACKDROP_NAMES,
+    BACKDROPS,
     RELATIONS,
     SHOTS,
     RelationalClass,
@@ -29,6 +31,7 @@ from tcclip.synth.vocab import COLOURS, SHAPES, ReversalClass
 TINY = SIZES["tiny"]
 RELATION_KEYS = [r.key for r in RELATIONS]
 VOCAB_RGB = np.array(list(COLOURS.values()), dtype=np.float64)
+BACKDROP_RGB = np.array(list(BACKDROPS.values()), dtype=np.float64)
 
 
 def homogeneity_p(table: np.ndarray) -> float:
@@ -38,24 +41,24 @@ def homogeneity_p(table: np.ndarray) -> float:
 
 
 def test_each_shot_has_the_same_value_distribution_in_every_class():
-    """The drawn colour, shape and (colour, shape) of any one shot: one distribution for all classes."""
+    """The drawn colour, backdrop and (colour, backdrop) of any one shot: one distribution for all classes."""
     draws, colour_names = 1000, tuple(COLOURS)
     colours = np.zeros((SHOTS, len(RELATIONS), len(COLOURS)), int)  # shot, relation, value
-    shapes = np.zeros((SHOTS, len(RELATIONS), len(SHAPES)), int)
-    pairs = np.zeros((SHOTS, len(relational_classes()), len(COLOURS) * len(SHAPES)), int)
+    backdrops = np.zeros((SHOTS, len(RELATIONS), len(BACKDROP_NAMES)), int)
+    pairs = np.zeros((SHOTS, len(relational_classes()), len(COLOURS) * len(BACKDROP_NAMES)), int)
     shot = np.arange(SHOTS)
     for row, relation in enumerate(RELATION_KEYS):
         rng = np.random.default_rng([3, row])
         for _ in range(draws):
             colours[shot, row, [colour_names.index(v) for v in shot_values(relation, colour_names, rng)]] += 1
-            shapes[shot, row, [SHAPES.index(v) for v in shot_values(relation, SHAPES, rng)]] += 1
+            backdrops[shot, row, [BACKDROP_NAMES.index(v) for v in shot_values(relation, BACKDROP_NAMES, rng)]] += 1
     for row, cls in enumerate(relational_classes()):
         rng = np.random.default_rng([4, row])
         for _ in range(draws // 4):
             colour = [colour_names.index(v) for v in shot_values(cls.colour, colour_names, rng)]
-            shape = [SHAPES.index(v) for v in shot_values(cls.shape, SHAPES, rng)]
-            pairs[shot, row, np.array(colour) * len(SHAPES) + np.array(shape)] += 1
-    for table in (*colours, *shapes, *pairs):
+            backdrop = [BACKDROP_NAMES.index(v) for v in shot_values(cls.backdrop, BACKDROP_NAMES, rng)]
+            pairs[shot, row, np.array(colour) * len(BACKDROP_NAMES) + np.array(backdrop)] += 1
+    for table in (*colours, *backdrops, *pairs):
         assert homogeneity_p(table) > 0.001
 
 
@@ -74,47 +77,60 @@ def _dominant_colour(frame: np.ndarray) -> int:
     return int(np.bincount(distance.argmin(1)[near], minlength=len(COLOURS)).argmax())
 
 
-def test_a_single_frame_cannot_tell_the_classes_apart_but_relating_frames_can():
-    """From rendered pixels: a single frame's dominant colour has the same distribution under
-    every colour relation, while the pattern of dominant colours across the shots reveals it."""
+def _backdrop(frame: np.ndarray) -> int:
+    """The backdrop tint nearest to the frame's median colour once the grey background's
+    share (1 - tint, around grey 110) is taken out."""
+    from tcclip.synth.relational import STYLE
+
+    tint = (np.median(frame.reshape(-1, 3).astype(np.float64), axis=0) - (1 - STYLE.tint) * 110) / STYLE.tint
+    return int(np.linalg.norm(BACKDROP_RGB - tint, axis=1).argmin())
+
+
+@pytest.mark.parametrize("attribute", ["colour", "backdrop"])
+def test_a_single_frame_cannot_tell_the_classes_apart_but_relating_frames_can(attribute):
+    """From rendered pixels: a single frame's object colour (backdrop) has the same distribution
+    under every colour (backdrop) relation, while the pattern across the shots reveals it."""
     frames, per_relation = 8, 40
-    single = np.zeros((len(RELATIONS), len(COLOURS)), int)
+    read, vocabulary = (_dominant_colour, COLOURS) if attribute == "colour" else (_backdrop, BACKDROPS)
+    single = np.zeros((len(RELATIONS), len(vocabulary)), int)
     recovered = 0
     for row, relation in enumerate(RELATION_KEYS):
         for i in range(per_relation):
             rng = np.random.default_rng([5, row, i])
-            cls = RelationalClass(relation, RELATION_KEYS[i % len(RELATIONS)])
+            other = RELATION_KEYS[i % len(RELATIONS)]
+            cls = RelationalClass(relation, other) if attribute == "colour" else RelationalClass(other, relation)
             video = render_relational(cls, frames, rng)
-            starts = shot_bounds(frames)[:-1]
-            colours = [_dominant_colour(video[s]) for s in starts]
-            single[row, colours[i % SHOTS]] += 1  # one frame of the clip, any shot
-            pattern = tuple(sorted(Counter(colours).values(), reverse=True))
+            values = [read(video[s]) for s in shot_bounds(frames)[:-1]]
+            single[row, values[i % SHOTS]] += 1  # one frame of the clip, any shot
+            pattern = tuple(sorted(Counter(values).values(), reverse=True))
             recovered += pattern == RELATIONS[row].counts
     assert homogeneity_p(single) > 0.001
-    assert recovered / (len(RELATIONS) * per_relation) > 0.8  # the statistic above has the power to see colour
+    assert recovered / (len(RELATIONS) * per_relation) > 0.8  # the statistic above has the power to see it
 
 
 def test_rendering_is_a_function_of_the_seed():
-    cls = RelationalClass("two", "one_odd")
+    cls = RelationalClass("all_different", "one_odd")
     first = render_relational(cls, 12, np.random.default_rng([1, 2, 3]))
     again = render_relational(cls, 12, np.random.default_rng([1, 2, 3]))
     other = render_relational(cls, 12, np.random.default_rng([1, 2, 4]))
     assert first.shape == (12, 72, 72, 3) and first.dtype == np.uint8
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     bounds = shot_bounds(12)
-    assert list(bounds) == [0, 3, 6, 9, 12]
-    with pytest.raises(ValueError, match="at least 4 frames"):
-        render_relational(cls, 3, np.random.default_rng(0))
+    assert list(bounds) == [0, 4, 8, 12]
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        render_relational(cls, 2, np.random.default_rng(0))
 
 
 def test_class_names_recombine_a_few_phrases():
     classes = relational_classes()
-    assert len({c.name for c in classes}) == 16
+    assert len({c.name for c in classes}) == 9
+    assert classes[1].name == "same colour and one odd backdrop"
+    assert classes[-1].name == "all different colours and all different backdrops"
     phrases = {w for c in classes for w in c.words}
-    assert len(phrases) == 8 and all(sum(w in c.words for c in classes) == 4 for w in phrases)
+    assert len(phrases) == 6 and all(sum(w in c.words for c in classes) == 3 for w in phrases)
     for seed in range(6):  # base-to-novel: every phrase of a novel class occurs in a base class
-        base, novel = word_covering_split(classes, 8, seed * 1000 + 5)
-        assert sorted(base + novel) == list(range(16)) and len(base) == 8
+        base, novel = word_covering_split(classes, 5, seed * 1000 + 5)
+        assert sorted(base + novel) == list(range(9)) and len(base) == 5
         assert {w for i in novel for w in classes[i].words} <= {w for i in base for w in classes[i].words}
 
 
@@ -123,13 +139,13 @@ def test_ssv2_lists_follow_the_ssv2_protocols(synth_tiny):
     assert names == [c.name for c in relational_classes()]
     train = read_annotation_list(synth_tiny / "splits/ssv2_splits/train.txt", len(names))
     val = read_annotation_list(synth_tiny / "splits/ssv2_splits/validation.txt", len(names))
-    assert Counter(e.label for e in train) == {i: TINY.ssv2_train for i in range(16)}
-    assert Counter(e.label for e in val) == {i: TINY.ssv2_val for i in range(16)}
+    assert Counter(e.label for e in train) == {i: TINY.ssv2_train for i in range(9)}
+    assert Counter(e.label for e in val) == {i: TINY.ssv2_val for i in range(9)}
     assert not {e.path for e in train} & {e.path for e in val}
     base = load_class_names(synth_tiny / "labels" / "ssv2_base_labels.csv")
     novel = load_class_names(synth_tiny / "labels" / "ssv2_novel_labels.csv")
     by_name = {c.name: c for c in relational_classes()}
-    assert len(base) == len(novel) == 8
+    assert (len(base), len(novel)) == (5, 4)
     assert {w for n in novel for w in by_name[n].words} <= {w for n in base for w in by_name[n].words}
 
 

@@ -21,10 +21,10 @@ Datasets (named after the real dataset whose role they play):
   splits val1..3 (and their complements train1..3), K-shot lists from train1.
 * ``k600`` zero-shot target built like K-600's: a pool of novel classes, three splits each
   taking a different subset of them with its own label file.
-* ``ssv2`` SSv2-like: 16 relational classes ("same colour and two shapes"): four shots
-  whose objects' colours and shapes relate in a way only a comparison of frames reveals;
-  every single frame has the same distribution in every class, so a frame-wise model is
-  at chance by construction (tcclip/data/synthetic_relational.py says why).
+* ``ssv2`` SSv2-like: 9 relational classes ("same colour and all different backdrops"):
+  three shots whose objects' colours and backdrops relate in a way only a comparison of
+  frames reveals; every single frame has the same distribution in every class, so a
+  frame-wise model is at chance by construction (tcclip/synth/relational.py says why).
 * ``ssv2_reversal`` (only with ``reversal_extra``): the former SSv2-like set of exact
   time-reversal pairs ("moving something up"/"down"), on which every order-blind model
   of the suite is at chance; train/validation and few-shot lists, no base-to-novel.
@@ -61,6 +61,8 @@ from tcclip.data.index import build_index
 from tcclip.data.splits import base_novel_classes, k_shot, relabel
 from tcclip.synth.files import FINGERPRINT_RULE, MANIFEST, BenchmarkFolder, digest_tree, fingerprint
 from tcclip.synth.relational import (
+    ATTRIBUTES,
+    BACKDROPS,
     RELATIONS,
     RelationalClass,
     relation_phrase,
@@ -112,9 +114,10 @@ SIZES: dict[str, SynthSize] = {
     "tiny": SynthSize((12, 6, 6, 8, 2), 2, 1, 6, 2, 2, 6, 4, 1, (2, 4), 2, (16, 20), 200),
     # K-600-like: 60 of 80 pool classes per split (K-600: 160 of 220), ~9 per colour, so that
     # top-5 is not solved by colour alone (16 of 24 classes: 99-99.8% top-5 for every model)
-    "small": SynthSize((48, 16, 20, 80, 4), 16, 4, 26, 10, 3, 60, 18, 6, (2, 4, 8, 16), 16, (24, 32), 6000),
-    "default": SynthSize((48, 16, 20, 80, 4), 32, 8, 30, 12, 4, 60, 28, 12, (2, 4, 8, 16), 16, (24, 32), 12000),
-    "large": SynthSize((60, 20, 24, 120, 6), 64, 16, 40, 15, 6, 90, 56, 20, (2, 4, 8, 16), 16, (24, 32), 24000),
+    # ssv2: 9 relational classes; 24 validation clips each (216, binomial SE <= 3.4 points)
+    "small": SynthSize((48, 16, 20, 80, 4), 16, 4, 26, 10, 3, 60, 18, 12, (2, 4, 8, 16), 16, (24, 32), 6000),
+    "default": SynthSize((48, 16, 20, 80, 4), 32, 8, 30, 12, 4, 60, 28, 24, (2, 4, 8, 16), 16, (24, 32), 12000),
+    "large": SynthSize((60, 20, 24, 120, 6), 64, 16, 40, 15, 6, 90, 56, 40, (2, 4, 8, 16), 16, (24, 32), 24000),
 }
 
 
@@ -600,7 +603,8 @@ def _geometry(frames) -> dict:
 def _vocabulary() -> dict:
     return {"colours": list(COLOURS), "shapes": list(SHAPES), "sizes": list(IMAGE_SIZES),
             "motions": [m.phrase for m in MOTIONS],
-            "relations": [relation_phrase(r.key, a) for a in ("colour", "shape") for r in RELATIONS],
+            "relations": [relation_phrase(r.key, a) for a in ATTRIBUTES for r in RELATIONS],
+            "backdrops": list(BACKDROPS),
             "reversal_pairs": [[p.forward, p.backward] for p in REVERSAL_PAIRS]}
 
 
