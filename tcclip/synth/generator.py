@@ -85,7 +85,11 @@ from tcclip.synth.vocab import (
 from tcclip.data.video import write_video
 
 GENERATOR = "tcclip-synth"
-GENERATOR_VERSION = 2  # 2: same bytes on every CPU, stored PNGs, manifest lists its files
+# Bumped whenever the same (seed, size) renders different files: the workflow's synthesize
+# rule takes it as a parameter, so Snakemake re-renders a benchmark made by an older generator.
+# 2: same bytes on every CPU, stored PNGs, manifest lists its files; 3: SSv2-like set relates
+# object colour and backdrop over three shots (9 classes)
+GENERATOR_VERSION = 3
 FPS = 10
 DATASET_IDS = {"k400": 1, "hmdb51": 2, "ucf101": 3, "k600": 4, "ssv2": 5, "images": 6, "ssv2_reversal": 7}
 

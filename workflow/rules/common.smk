@@ -13,6 +13,7 @@ from tcclip.engine.run_files import predictions_path
 from tcclip.report.claims import load_claims
 from tcclip.suite.plan import load_workflow_config, plan
 from tcclip.suite.tables import table_names
+from tcclip.synth.generator import GENERATOR_VERSION
 
 min_version("8.0")
 

@@ -14,6 +14,8 @@ rule synthesize:
         out=get_synthetic_folder,
         seed=SYNTH.get("seed", 0),
         size=SYNTH.get("size", "default"),
+        # a generator that renders different files re-renders the benchmark (params trigger)
+        generator=GENERATOR_VERSION,
     shell:
         "TCCLIP_THREADS={threads} tcclip synth --out {params.out} --seed {params.seed} --size {params.size} > {log} 2>&1"
 
