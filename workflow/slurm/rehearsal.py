@@ -87,7 +87,11 @@ def rehearsal_profile() -> Path:
 def snakemake(profile: Path, config: Path, log: Path) -> subprocess.Popen:
     cmd = ["snakemake", f"{OUT}/tables/zero_shot.md", "--profile", str(profile), "--configfile", str(config)]
     print("$", " ".join(cmd), f"> {log}", flush=True)
-    return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    # A command started with & by a non-interactive shell (a CI script, `make ... &`) inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler: Snakemake would
+    # not hear the Ctrl-C that stop() sends. Restore the default disposition in the child.
+    return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def slurm_jobs(state: str = "") -> dict[str, str]:
@@ -138,12 +142,11 @@ class Interrupter:
 
 
 def stop(proc: subprocess.Popen, grace_s: int = 90) -> None:
-    """Stop a Snakemake that waits on a cancelled job, as a user would: Ctrl-C, and where it
-    keeps running, kill it and unlock the working directory. Ctrl-C usually stops it at once
-    (its KeyboardInterrupt handler scancels the jobs it runs). Once, on a loaded machine, it
-    did not: nothing in its log 120 s later (the interrupt can land in code that swallows
-    it), and the SIGTERM sent then only made it "exit after finishing currently running
-    jobs", the cancelled one included, i.e. never; it outlived the rehearsal holding the lock."""
+    """Stop a Snakemake that waits on a cancelled job, as a user would: Ctrl-C (its
+    KeyboardInterrupt handler scancels the jobs it runs), and where it keeps running, kill it
+    and unlock the working directory. Seen twice when the rehearsal ran in the background of a
+    non-interactive shell: SIGINT was ignored (see snakemake()), and SIGTERM only made it
+    "exit after finishing currently running jobs", the cancelled one included, i.e. never."""
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=grace_s)
