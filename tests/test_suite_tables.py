@@ -64,3 +64,22 @@ def test_the_run_index_maps_every_table_entry_to_its_run_folder(tmp_path):
     assert {l["run_id"] for l in by_row["ViFi-CLIP + WiSE-FT"]} == {l["run_id"] for l in by_row["ViFi-CLIP"]}
     assert {l["metrics_file"] for l in by_row["ViFi-CLIP + WiSE-FT"]} == {"metrics_wiseft0.7.json"}
     assert all(l["run_dir"] == f"{wf.runs_dir}/{l['run_id']}" for l in lines)
+
+
+def test_table_overrides_apply_to_that_table_only_and_a_workflow_override_wins():
+    """workflow.table_overrides: one table's runs get its key=value after the row's own, other
+    tables' runs do not, and the workflow-wide overrides (a smoke run's train.epochs=1) come last."""
+    from tcclip.suite.plan import load_workflow_config, plan
+
+    base = {"catalog": "data/synthetic/catalog.yaml", "tasks": {"temporal_modeling_ssv2": {"shots": [16]}},
+            "table_overrides": {"temporal_modeling_ssv2": ["train.epochs=30"]}}
+    plans = plan(["temporal_modeling_ssv2", "temporal_modeling"], load_workflow_config(base))
+    assert all("train.epochs=30" in run.overrides for run in plans["temporal_modeling_ssv2"])
+    assert not any("train.epochs=30" in run.overrides for run in plans["temporal_modeling"])
+    smoke = plan(["temporal_modeling_ssv2"], load_workflow_config({**base, "overrides": ["train.epochs=1"]}))
+    for run in smoke["temporal_modeling_ssv2"]:
+        assert run.overrides.index("train.epochs=30") < run.overrides.index("train.epochs=1")
+    ids = {run.run_id for run in plans["temporal_modeling_ssv2"]} & {run.run_id for run in smoke["temporal_modeling_ssv2"]}
+    assert not ids  # the number of epochs is part of a run's identity
+    with pytest.raises(ConfigError, match=r"workflow.table_overrides: unknown tables \['nope'\]"):
+        load_workflow_config({**base, "table_overrides": {"nope": ["train.epochs=2"]}})

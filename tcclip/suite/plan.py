@@ -18,7 +18,7 @@ import yaml
 from tcclip.config import from_dict, load_yaml
 from tcclip.engine.run_files import metrics_filename
 from tcclip.errors import ConfigError
-from tcclip.suite.tables import Row, TableSpec, load_table
+from tcclip.suite.tables import Row, TableSpec, load_table, table_names
 
 
 @dataclass
@@ -44,6 +44,10 @@ class WorkflowConfig:
     {few_shot: {shots: [2, 8]}, seed_selection: {shots: [8], datasets: [hmdb51]}}."""
     overrides: list[str] = field(default_factory=list)
     """key=value applied to every run (after the table row's own)."""
+    table_overrides: dict[str, list[str]] = field(default_factory=dict)
+    """Per table: key=value applied to each of its runs, after the row's own and before
+    ``overrides`` (so a smoke run's train.epochs=1 still wins), e.g. a longer training
+    budget for one table at the embedded scale."""
     runs_dir: str = "results/runs"
     tables_dir: str = "results/tables"
     figures_dir: str = "results/figures"
@@ -74,7 +78,11 @@ class PlannedRun:
 
 
 def load_workflow_config(data: dict) -> WorkflowConfig:
-    return from_dict(WorkflowConfig, data, "workflow")
+    wf = from_dict(WorkflowConfig, data, "workflow")
+    unknown = sorted(set(wf.table_overrides) - set(table_names()))
+    if unknown:
+        raise ConfigError(f"workflow.table_overrides: unknown tables {unknown}; tables: {', '.join(table_names())}")
+    return wf
 
 
 def _protocol_tasks(protocol: str, spec: TableSpec, wf: WorkflowConfig) -> list[tuple[tuple[str, Any], ...]]:
@@ -101,7 +109,8 @@ def _protocol_tasks(protocol: str, spec: TableSpec, wf: WorkflowConfig) -> list[
     return [(("dataset", d), ("subset", s)) for d in datasets for s in subsets]
 
 
-def _row_overrides(row: Row, protocol: str, task: tuple, seed: int, wf: WorkflowConfig) -> list[str]:
+def _row_overrides(row: Row, protocol: str, task: tuple, seed: int, wf: WorkflowConfig,
+                   table: str = "") -> list[str]:
     def item(key: str, value: Any) -> str:
         return f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
 
@@ -118,6 +127,7 @@ def _row_overrides(row: Row, protocol: str, task: tuple, seed: int, wf: Workflow
     out += [item(key, value) for key, value in row.overrides.items()]
     out.append(item("seed", seed))
     out.append(item("output", wf.runs_dir))
+    out += list(wf.table_overrides.get(table, []))
     out += list(wf.overrides)
     if not row.train:  # last: no workflow override (e.g. train.epochs=1 for a smoke run) trains it
         out.append("train.epochs=0")
@@ -138,7 +148,7 @@ def plan_table(name: str, wf: WorkflowConfig) -> list[PlannedRun]:
                 # An untrained row (vanilla CLIP) has no seed to vary: every seed's cell reads the
                 # one evaluation made with the first seed, instead of re-scoring the same weights.
                 model_seed = seed if row.train else seeds[0]
-                overrides = _row_overrides(row, spec.protocol, task, model_seed, wf)
+                overrides = _row_overrides(row, spec.protocol, task, model_seed, wf, spec.name)
                 try:
                     cfg = resolve_run_config([base], overrides)
                 except ConfigError as err:
