@@ -48,5 +48,6 @@ def test_relational_probe_reports_every_variant(tmp_path, mode, variants):
     )
     assert proc.returncode == 0, f"exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     lines = proc.stdout.splitlines()
-    assert "chance 6.25%" in lines[0]
+    assert "chance 11.11%" in lines[0]  # 9 relational classes
+    assert all("colour relation" in line and "backdrop relation" in line for line in lines[1:])
     assert [line.split()[0] for line in lines[1:]] == variants
