@@ -55,8 +55,8 @@ training / 720 held-out clips, a linear head on each variant's frozen video feat
 window 19.6 [16.8, 22.6], joint 36.9 [33.5, 40.5], TC 23.5 [20.5, 26.7]; the colour
 relation 34.0% frame-wise, 43-57% for the others, the backdrop relation 32.6% frame-wise,
 41-63% for the others (chance 33.3%). Through the few-shot protocol (K = 16: 144 clips, the
-text classifier) the embedded 6 epochs leave every variant's loss at ln 9 and all of them at
-chance; 30 epochs (workflow/config/synthetic.yaml, table_overrides) let joint attention learn
+text classifier) the embedded 6 epochs leave every variant's loss near ln 9 (2.14-2.19) and
+all of them within 2 points of chance but joint; 30 epochs (workflow/config/synthetic.yaml, table_overrides) let joint attention learn
 it (seed 1, selection top-1 after 5-30 epochs: 16.7, 19.9, 20.4, 21.8, 22.2, 22.7%) while
 frame-wise stays near chance (12.5, 13.0, 12.0, 13.9, 13.9, 14.4%; 216 clips). The DAG's
 table over three seeds: temporal_modeling_ssv2.
