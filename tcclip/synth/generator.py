@@ -62,7 +62,6 @@ from tcclip.data.splits import base_novel_classes, k_shot, relabel
 from tcclip.synth.files import FINGERPRINT_RULE, MANIFEST, BenchmarkFolder, digest_tree, fingerprint
 from tcclip.synth.relational import (
     ATTRIBUTES,
-    BACKDROPS,
     RELATIONS,
     RelationalClass,
     relation_phrase,
@@ -72,6 +71,7 @@ from tcclip.synth.relational import (
 )
 from tcclip.synth.render import IMAGE_SIDE, POSITIONS, VIDEO_SIDE, render_composed, render_image, render_reversal
 from tcclip.synth.vocab import (
+    BACKDROPS,
     COLOURS,
     IMAGE_SIZES,
     MOTIONS,

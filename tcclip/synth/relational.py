@@ -70,21 +70,11 @@ from itertools import product
 import numpy as np
 
 from tcclip.synth.render import VIDEO_SIDE, background, composite, shape_alpha_window
-from tcclip.synth.vocab import COLOURS, SHAPES
+from tcclip.synth.vocab import BACKDROPS, COLOURS, SHAPES
 
 SHOTS = 3
 COLOUR_NAMES = tuple(COLOURS)
 RGB = {name: np.array(rgb, dtype=np.float32) for name, rgb in COLOURS.items()}
-# Backdrop tints: muted, far from the object colours and from each other, so that a shot's
-# backdrop and its object are not confused.
-BACKDROPS: dict[str, tuple[int, int, int]] = {
-    "grey": (128, 128, 128),
-    "brown": (125, 80, 40),
-    "pink": (235, 165, 190),
-    "teal": (30, 130, 130),
-    "navy": (30, 40, 100),
-    "olive": (120, 120, 30),
-}
 BACKDROP_NAMES = tuple(BACKDROPS)
 
 

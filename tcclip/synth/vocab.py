@@ -8,10 +8,12 @@ unseen words stay at chance, recombined seen words transfer.
 Motions are chosen so that most need several frames but are not time reversals of each
 other (blinking, shaking, zigzagging, bouncing, spinning, changing colour, orbiting,
 sliding, passing behind a wall, pulsing) — a model that sees several frames can gain
-over a single frame, and an order-blind model is not at a loss. The SSv2-like set is
-the opposite: classes come in exact time-reversal pairs ("moving something up" /
-"moving something down"), which no order-blind model (frame averaging, TC-CLIP without
-temporal position embeddings) can tell apart: its ceiling there is 50%.
+over a single frame, and an order-blind model is not at a loss. The optional reversal
+set (``tcclip synth --reversal-extra``) is the opposite: classes come in exact
+time-reversal pairs ("moving something up" / "moving something down"), which no
+order-blind model (frame averaging, TC-CLIP without temporal position embeddings) can
+tell apart: its ceiling there is 50%. The SSv2-like set relates frames instead
+(tcclip/synth/relational.py); its backdrop tints are here with the colours.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "purple": (155, 60, 210),
     "orange": (250, 135, 20),
     "white": (245, 245, 245),
+}
+# SSv2-like set's backdrop tints (relational.py): muted, far from the object colours and from
+# each other, so that a shot's backdrop and its object are not confused.
+BACKDROPS: dict[str, tuple[int, int, int]] = {
+    "grey": (128, 128, 128),
+    "brown": (125, 80, 40),
+    "pink": (235, 165, 190),
+    "teal": (30, 130, 130),
+    "navy": (30, 40, 100),
+    "olive": (120, 120, 30),
 }
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "star")
 ROUND_SHAPES = ("circle", "ring")  # rotation is invisible on them: never spinning/turning
