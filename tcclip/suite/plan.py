@@ -79,9 +79,10 @@ class PlannedRun:
 
 def load_workflow_config(data: dict) -> WorkflowConfig:
     wf = from_dict(WorkflowConfig, data, "workflow")
-    unknown = sorted(set(wf.table_overrides) - set(table_names()))
+    known = table_names()
+    unknown = sorted(set(wf.table_overrides) - set(known))
     if unknown:
-        raise ConfigError(f"workflow.table_overrides: unknown tables {unknown}; tables: {', '.join(table_names())}")
+        raise ConfigError(f"workflow.table_overrides: unknown tables {unknown}; tables: {', '.join(known)}")
     return wf
 
 
@@ -110,7 +111,7 @@ def _protocol_tasks(protocol: str, spec: TableSpec, wf: WorkflowConfig) -> list[
 
 
 def _row_overrides(row: Row, protocol: str, task: tuple, seed: int, wf: WorkflowConfig,
-                   table: str = "") -> list[str]:
+                   table: str) -> list[str]:
     def item(key: str, value: Any) -> str:
         return f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
 

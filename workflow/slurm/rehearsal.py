@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 OUT = Path("results/slurm-smoke")
+TARGET = f"{OUT}/tables/zero_shot.md"   # what each Snakemake call of the rehearsal builds
 PROFILE = Path("workflow/profiles/slurm/config.yaml")
 SMOKE = Path("workflow/config/smoke.yaml")
 JOB_MEM_MB = 1500          # per job: this one node has a few GB, the profile asks for 64-128 GB
@@ -85,7 +86,7 @@ def rehearsal_profile() -> Path:
 
 
 def snakemake(profile: Path, config: Path, log: Path) -> subprocess.Popen:
-    cmd = ["snakemake", f"{OUT}/tables/zero_shot.md", "--profile", str(profile), "--configfile", str(config)]
+    cmd = ["snakemake", TARGET, "--profile", str(profile), "--configfile", str(config)]
     print("$", " ".join(cmd), f"> {log}", flush=True)
     # A command started with & by a non-interactive shell (a CI script, `make ... &`) inherits
     # SIGINT ignored, and Python then installs no KeyboardInterrupt handler: Snakemake would
@@ -157,7 +158,7 @@ def stop(proc: subprocess.Popen, grace_s: int = 90) -> None:
           "counts as running): killing it, then snakemake --unlock", flush=True)
     proc.kill()
     proc.wait(timeout=60)
-    sh("snakemake", f"{OUT}/tables/zero_shot.md", "--unlock", "--configfile", str(OUT / "workflow.yaml"))
+    sh("snakemake", TARGET, "--unlock", "--configfile", str(OUT / "workflow.yaml"))
 
 
 def run_until_stuck(proc: subprocess.Popen, interrupter: Interrupter, watch_hang: bool = True) -> bool:
