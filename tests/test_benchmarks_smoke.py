@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["text_vp.py", "strategies.py", "flops.py", "gpu_throughput.py"])
+@pytest.mark.parametrize("script", ["text_vp.py", "strategies.py", "flops.py", "gpu_throughput.py", "cpu_amp.py"])
 def test_quick_mode_exits_zero(script):
     env = {**os.environ, "TCCLIP_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
