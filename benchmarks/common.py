@@ -267,6 +267,14 @@ def variant_model(clip, name: str, arch: str, vision: dict | None = None, text: 
         return VideoCLIP(clip, cfg).to(device)
 
 
+def random_weights_config(name: str, overrides: list[str] = ()):
+    """The packaged run config ``name`` (``embedded``, ``paper``) with random backbone weights
+    (nothing to load, no fp16 rounding), then ``overrides``."""
+    from tcclip.engine.run_config import resolve_run_config
+
+    return resolve_run_config([name], ["model.backbone.weights=null", "model.backbone.fp16_round=false", *overrides])
+
+
 def class_names(n: int) -> list[str]:
     """Kinetics-400 class names when the reference lists are at hand, else made-up ones.
 

@@ -60,10 +60,9 @@ def linear_pair(repeats: int) -> dict[str, list[float]]:
 
 
 def tiny_model():
-    from tcclip.engine.run_config import resolve_run_config
     from tcclip.model.video_clip import VideoCLIP
 
-    cfg = resolve_run_config(["embedded"], ["model.backbone.weights=null", "model.backbone.fp16_round=false"])
+    cfg = common.random_weights_config("embedded")
     torch.manual_seed(0)
     model = VideoCLIP.build(cfg.model)
     model.set_class_names(common.class_names(CLASSES))
@@ -93,6 +92,12 @@ def eval_pair(repeats: int, batch: int) -> tuple[dict[str, list[float]], float]:
     return common.round_robin(calls, repeats), difference
 
 
+def row(what: str, times: dict[str, list[float]], difference: str = "") -> list:
+    """One table row: the medians of both precisions and their ratio."""
+    fp32, bf16 = common.median(times["fp32"]), common.median(times["bf16"])
+    return [what, fp32, bf16, fp32 / bf16, difference]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -103,15 +108,10 @@ def main() -> int:
     common.banner("bf16 autocast vs fp32 on this CPU")
     print(f"   ATen CPU capability {torch.backends.cpu.get_cpu_capability()}; {cpu_flags()}; {threads} threads",
           flush=True)
-    rows = []
-    for what, times in [("ViT-B/16 MLP product, 1568 x 768 -> 3072", linear_pair(repeats)),
-                        (f"tiny TC-CLIP training step, batch {batch}, {FRAMES} frames", step_pair(repeats, batch))]:
-        rows.append([what, common.median(times["fp32"]), common.median(times["bf16"]),
-                     common.median(times["fp32"]) / common.median(times["bf16"]), ""])
-    times, difference = eval_pair(repeats, batch)
-    rows.append([f"tiny TC-CLIP evaluation forward, batch {batch}", common.median(times["fp32"]),
-                 common.median(times["bf16"]), common.median(times["fp32"]) / common.median(times["bf16"]),
-                 f"{difference:.3g}"])
+    eval_times, difference = eval_pair(repeats, batch)
+    rows = [row("ViT-B/16 MLP product, 1568 x 768 -> 3072", linear_pair(repeats)),
+            row(f"tiny TC-CLIP training step, batch {batch}, {FRAMES} frames", step_pair(repeats, batch)),
+            row(f"tiny TC-CLIP evaluation forward, batch {batch}", eval_times, f"{difference:.3g}")]
     print(common.table(rows, ["call", "fp32 s", "bf16 s", "bf16 speed-up", "max |logit diff|"]))
     print("speed-up = fp32 time / bf16 time (below 1: bf16 is slower); medians of calls that alternate")
     return common.Targets().report()

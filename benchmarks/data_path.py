@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from common import banner, init_threads, median, table  # noqa: E402  (sets sys.path)
+from common import banner, init_threads, median, random_weights_config, table  # noqa: E402  (sets sys.path)
 
 from tcclip.data.catalog import Catalog
 from tcclip.data.dataset import DataConfig, VideoDataset, build_loader
@@ -69,7 +69,7 @@ def loader_rate(spec, backend: str, workers: int, batch: int, batches: int, floa
 
 def step_rate(batch: int, steps: int, classes: list[str]) -> float:
     # the embedded run config's model (tiny TC-CLIP), random weights
-    cfg = resolve_run_config(["embedded"], ["model.backbone.weights=null", "model.backbone.fp16_round=false"]).model
+    cfg = random_weights_config("embedded").model
     model = VideoCLIP(build_clip(cfg.backbone), cfg)
     model.set_class_names(classes)
     optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -95,7 +95,7 @@ def evaluation_rates(spec, batch: int) -> tuple[float, float, int]:
     from tcclip.engine.runtime import setup_distributed
     from tcclip.data.dataset import VideoLoader
 
-    cfg = resolve_run_config(["embedded"], ["model.backbone.weights=null", "model.backbone.fp16_round=false"])
+    cfg = random_weights_config("embedded")
     dataset = VideoDataset.from_split(spec, cfg.data.replace(mode="test"))
     models = [VideoCLIP(build_clip(cfg.model.backbone), cfg.model) for _ in range(2)]
     loader = VideoLoader(dataset, batch_size=batch, shuffle=False, num_workers=0, collate_fn=dataset.collate)

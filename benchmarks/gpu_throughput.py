@@ -3,8 +3,8 @@
 Runs unchanged on a CUDA machine: TC-CLIP and the frame-wise baseline (ViFi-CLIP) side
 by side, full fine-tuning as in the papers (forward to logits over 400 class names,
 cross-entropy, backward, AdamW), random weights and random input already on the GPU
-(loading, mixing and accumulation are the second part's, below), batch 8 per GPU, fp16 autocast with a gradient
-scaler (``--amp bf16`` for bfloat16).
+(loading, mixing and accumulation are the second part's, below), batch 8 per GPU, fp16
+autocast with a gradient scaler (``--amp bf16`` for bfloat16).
 
 Figures: videos/s (median over timed steps), step time, peak memory
 (``torch.cuda.max_memory_allocated`` and ``..._reserved``), model FLOPs per step
@@ -175,7 +175,11 @@ def print_report(rows: list, results: dict, s: dict, gpu: str | None, peak: floa
 # Without CUDA: the embedded run config at a smoke size (2 videos per micro-batch, 2 micro-batches
 # per update, 4 frames, no loader worker) -- it shows that the path runs, not a figure.
 RUN_STEP_SMOKE = ["train.total_batch=4", "train.batch_size=2", "train.workers=0", "data.num_frames=4"]
-_MODEL_VARIANT = {"tc_clip": "tc", "vifi_clip": "frame"}  # the model-only row the run step compares with
+
+
+def model_only_variant(preset: str) -> str | None:
+    """The model-only variant (common.VARIANTS) that is ``preset`` as it is: the row a run step compares with."""
+    return next((name for name, (p, overrides) in common.VARIANTS.items() if p == preset and not overrides), None)
 
 
 def draw_videos(folder: Path, distinct: int, entries: int, classes: int) -> Path:
@@ -194,13 +198,11 @@ def draw_videos(folder: Path, distinct: int, entries: int, classes: int) -> Path
 def run_step(config: str, overrides: list[str], preset: str, updates: int, distinct: int, classes: int) -> dict:
     """Two epochs of ``updates`` updates of the engine's Trainer; the second epoch's record."""
     from tcclip.data.dataset import VideoDataset
-    from tcclip.engine.run_config import resolve_run_config
     from tcclip.engine.runtime import seed_everything, setup_distributed
     from tcclip.engine.train import Trainer
     from tcclip.model.video_clip import VideoCLIP
 
-    cfg = resolve_run_config([config], [f"model.preset={preset}", "model.backbone.weights=null",
-                                        "model.backbone.fp16_round=false", "train.epochs=2", *overrides])
+    cfg = common.random_weights_config(config, [f"model.preset={preset}", "train.epochs=2", *overrides])
     rt = setup_distributed(cfg.train.device)
     names = common.class_names(classes)
     seed_everything(cfg.seed)
@@ -216,9 +218,10 @@ def run_step(config: str, overrides: list[str], preset: str, updates: int, disti
         result = trainer.fit(resume="never")
     timed = result.history[-1]
     return {**timed, "accumulation": trainer.accumulation, "micro_batch": cfg.train.micro_batch(rt.world_size),
-            "total_batch": cfg.train.total_batch, "frames": cfg.data.num_frames, "arch": cfg.model.backbone.arch,
+            "updates_per_epoch": trainer.updates_per_epoch, "total_batch": cfg.train.total_batch,
+            "frames": cfg.data.num_frames, "arch": cfg.model.backbone.arch,
             "amp": str(trainer.amp_dtype).replace("torch.", "") if trainer.use_amp else "off",
-            "workers": cfg.train.workers, "mix": cfg.train.mix, "device": str(rt.device)}
+            "workers": cfg.train.workers, "mix": cfg.train.mix}
 
 
 def print_run_step(step: dict, config: str, overrides: list[str], preset: str, gpu: str | None,
@@ -226,7 +229,7 @@ def print_run_step(step: dict, config: str, overrides: list[str], preset: str, g
     mix = step["mix"]
     print(f"\nA run's training step (engine Trainer, run config {config!r}{' + ' + ' '.join(overrides) if overrides else ''}, "
           f"preset {preset}, {step['arch']}, {step['frames']} frames, on {gpu or common.cpu_name() + ' (CPU)'}):")
-    per_update = step["seconds"] / max(1, step["updates"] // 2)
+    per_update = step["seconds"] / step["updates_per_epoch"]
     rows = [["videos/s (second epoch, loader start-up included)", f"{step['videos_per_s']:.4g}"],
             ["seconds per update", f"{per_update:.4g}"],
             ["total batch = micro-batch x accumulation", f"{step['total_batch']} = {step['micro_batch']} x {step['accumulation']}"],
@@ -274,7 +277,7 @@ def main() -> int:
         config = args.run_config or ("embedded" if smoke else "paper")
         overrides = RUN_STEP_SMOKE if smoke else []
         step = run_step(config, overrides, args.preset, args.updates, args.videos, s["classes"])
-        print_run_step(step, config, overrides, args.preset, gpu, results.get(_MODEL_VARIANT.get(args.preset)))
+        print_run_step(step, config, overrides, args.preset, gpu, results.get(model_only_variant(args.preset)))
     return common.Targets().report()
 
 
