@@ -212,3 +212,25 @@ def test_gather_refuses_metrics_of_other_data_or_settings_and_tables_state_prove
     _write_all(tmp_path, odd.run_id, sampling="deterministic")
     with pytest.raises(TcclipError, match=rf"evaluation setting data.view_sampling: .*deterministic in runs {odd.run_id}"):
         build_table("zero_shot", _workflow(tmp_path), allow_partial=True)
+
+
+def test_gather_compares_base_to_novel_runs_by_eval_set_not_by_their_shared_eval_keys():
+    """Base-to-novel tasks name their evals "base" and "novel" in every dataset: two datasets'
+    runs hold different lists under the same keys, which is not a mismatch; two runs of one
+    dataset that differ are, and the error names the eval set."""
+    from tcclip.report.provenance import check_provenance, provenance_line
+
+    def b2n(dataset: str, base_fp: str) -> dict:
+        results = [{"key": key, "dataset": dataset, "split": f"b2n_{key}_val", "top1": 50.0} for key in ("base", "novel")]
+        data = {"base": base_fp, "novel": f"sha256:{dataset}-novel", "benchmark": "sha256:" + "b" * 64}
+        return {"results": results, "code_version": {"tcclip": "0.1.0"},
+                "provenance": {"data": data, "evaluation": {"data.num_clips": 1}}}
+
+    origin = check_provenance("base2novel", {"r1": b2n("hmdb51", "sha256:" + "1" * 64),
+                                             "r2": b2n("ucf101", "sha256:" + "2" * 64)})
+    assert set(origin["data"]) == {"hmdb51/b2n_base_val", "hmdb51/b2n_novel_val", "ucf101/b2n_base_val",
+                                   "ucf101/b2n_novel_val", "benchmark"}
+    assert "lists and labels of 4 eval sets" in provenance_line(origin)
+    with pytest.raises(TcclipError, match=r"differ in evaluation data hmdb51/b2n_base_val: .*222222222222 in runs r2"):
+        check_provenance("base2novel", {"r1": b2n("hmdb51", "sha256:" + "1" * 64),
+                                        "r2": b2n("hmdb51", "sha256:" + "2" * 64)})

@@ -31,17 +31,29 @@ def _first_difference(table: str, what: str, per_run: dict[str, dict | None]) ->
                               "evaluate them on the same data with the same settings before combining them")
 
 
+def _data_by_eval_set(metrics: dict, origin: dict | None) -> dict | None:
+    """The metrics' data fingerprints keyed by eval set (``dataset/split``), not by the task's
+    eval key: base-to-novel names its evals "base" and "novel" in every dataset's task, so
+    the bare keys of two datasets' runs would be compared as if they were one list."""
+    if not origin:
+        return None
+    eval_set = {r["key"]: f"{r['dataset']}/{r['split']}" for r in metrics.get("results", [])
+                if "dataset" in r and "split" in r}
+    return {eval_set.get(key, key): value for key, value in origin["data"].items()}
+
+
 def check_provenance(table: str, metrics_by_run: dict[str, dict]) -> dict:
     """{run id: metrics} -> the table's provenance {"data", "evaluation", "code", "runs"}; a
     one-line error when evaluation data fingerprints or evaluation settings differ."""
     origins = {run: metrics.get("provenance") for run, metrics in metrics_by_run.items()}
-    _first_difference(table, "evaluation data", {r: o and o["data"] for r, o in origins.items()})
+    data_by_run = {run: _data_by_eval_set(metrics_by_run[run], o) for run, o in origins.items()}
+    _first_difference(table, "evaluation data", data_by_run)
     _first_difference(table, "evaluation setting", {r: o and o["evaluation"] for r, o in origins.items()})
     data: dict = {}
     evaluation: dict = {}
-    for origin in origins.values():
+    for run, origin in origins.items():
         if origin:
-            data.update(origin["data"])
+            data.update(data_by_run[run])
             evaluation.update(origin["evaluation"])
     codes = sorted({_code_line(m.get("code_version") or {}) for m in metrics_by_run.values()})
     return {"data": data, "evaluation": evaluation, "code": codes, "runs": len(metrics_by_run)}
